@@ -1,0 +1,1 @@
+"""Read, validate, decide what is published, render, index, write."""

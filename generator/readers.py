@@ -1,0 +1,336 @@
+"""Find the input files of a data directory and read raw records from them.
+
+A data directory holds ``<kind>.<ext>`` files or ``<kind>/`` folders of them,
+ext one of jsonl, json, csv, parquet, xlsx. Readers yield :class:`RawRecord`
+objects carrying their location; problems that belong to one record (a line
+that is not JSON, bytes that do not decode) travel with that record, so one
+bad line never costs the others.
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from liushuang import schemas
+
+from .normalise import ColumnPlan, plan_columns
+from .rules import Issue
+
+FORMATS = ("jsonl", "json", "csv", "parquet", "xlsx")
+TABULAR = ("csv", "parquet", "xlsx")
+BLOCK = 1 << 20
+UTF8_BOM = b"\xef\xbb\xbf"
+
+
+class ReadError(Exception):
+    """A whole file cannot be read; carries the issue to report."""
+
+    def __init__(self, issue: Issue):
+        super().__init__(issue.message)
+        self.issue = issue
+
+
+@dataclass(slots=True)
+class SourceFile:
+    path: Path
+    kind: str
+    fmt: str
+    name: str  # as shown to users: relative to the data directory
+    encoding: str = ""
+    columns: ColumnPlan | None = None
+
+
+@dataclass(slots=True)
+class RawRecord:
+    data: Any
+    line: int | None = None
+    row: int | None = None
+    byte_offset: int | None = None
+    issues: list[Issue] = field(default_factory=list)
+
+
+def _format_of(path: Path) -> str | None:
+    ext = path.suffix.lower().lstrip(".")
+    return ext if ext in FORMATS else None
+
+
+def discover(data_dir: Path) -> tuple[dict[str, list[SourceFile]], list[Issue]]:
+    """Input files by kind, in a stable order, and warnings for the rest."""
+    found: dict[str, list[SourceFile]] = {k: [] for k in schemas.KINDS}
+    issues: list[Issue] = []
+    for entry in sorted(data_dir.iterdir(), key=lambda p: p.name):
+        if entry.name.startswith("."):
+            continue
+        if entry.is_dir():
+            if entry.name in found:
+                for sub in sorted(entry.rglob("*"), key=lambda p: str(p)):
+                    if sub.is_file() and not sub.name.startswith("."):
+                        _add(found, issues, sub, entry.name, data_dir)
+            continue
+        stem = entry.name.split(".", 1)[0]
+        _add(found, issues, entry, stem, data_dir)
+    return found, issues
+
+
+def _add(found: dict[str, list[SourceFile]], issues: list[Issue], path: Path, kind: str, root: Path) -> None:
+    name = str(path.relative_to(root))
+    fmt = _format_of(path)
+    if kind not in found or fmt is None:
+        if path.suffix.lower() not in (".md", ".txt") and path.name != "synth-manifest.json":
+            issues.append(Issue("file-unknown-kind", f"文件“{name}”不是可识别的记录类型或格式（应为 <类型>.{{{','.join(FORMATS)}}}），未读取", file=name))
+        return
+    found[kind].append(SourceFile(path, kind, fmt, name))
+
+
+def read(src: SourceFile) -> Iterator[RawRecord]:
+    """Raw records of one file. Raises ReadError when the file as a whole fails."""
+    try:
+        if src.fmt == "jsonl":
+            yield from _read_jsonl(src)
+        elif src.fmt == "json":
+            yield from _read_json(src)
+        elif src.fmt == "csv":
+            yield from _read_csv(src)
+        elif src.fmt == "parquet":
+            yield from _read_parquet(src)
+        elif src.fmt == "xlsx":
+            yield from _read_xlsx(src)
+    except OSError as exc:
+        raise ReadError(Issue("file-unreadable", f"无法读取文件“{src.name}”：{exc.strerror or exc}", file=src.name, kind=src.kind)) from exc
+
+
+# --- JSON Lines ---------------------------------------------------------------
+
+def _read_jsonl(src: SourceFile) -> Iterator[RawRecord]:
+    src.encoding = "utf-8"
+    offset = 0
+    with open(src.path, "rb") as fh:
+        for line_no, line in enumerate(fh, 1):
+            start = offset
+            offset += len(line)
+            if line_no == 1 and line.startswith(UTF8_BOM):
+                src.encoding = "utf-8-sig"
+                line = line[3:]
+                start += 3
+            if not line.strip():
+                continue
+            try:
+                yield RawRecord(orjson.loads(line), line=line_no, byte_offset=start)
+            except orjson.JSONDecodeError as exc:
+                yield RawRecord(None, line=line_no, byte_offset=start, issues=[_jsonl_issue(src, line, line_no, start, exc)])
+
+
+def _jsonl_issue(src: SourceFile, line: bytes, line_no: int, start: int, exc: Exception) -> Issue:
+    try:
+        line.decode("utf-8")
+    except UnicodeDecodeError as dec:
+        at = start + dec.start
+        return Issue("file-decode", f"第 {line_no} 行含无效的 UTF-8 字节（文件偏移 {at}）；JSON Lines 必须为 UTF-8 编码",
+                     file=src.name, line=line_no, byte_offset=at, kind=src.kind)
+    if b"\x00" in line:
+        msg = f"第 {line_no} 行含 NUL 字节，无法解析为 JSON"
+    else:
+        msg = f"第 {line_no} 行不是有效的 JSON（{_short(str(exc))}）"
+    return Issue("record-parse", msg, file=src.name, line=line_no, byte_offset=start, kind=src.kind)
+
+
+def _short(text: str, n: int = 80) -> str:
+    return text if len(text) <= n else text[:n] + "…"
+
+
+# --- JSON document ----------------------------------------------------------------
+
+def _read_json(src: SourceFile) -> Iterator[RawRecord]:
+    data = src.path.read_bytes()
+    src.encoding = "utf-8"
+    if data.startswith(UTF8_BOM):
+        data, src.encoding = data[3:], "utf-8-sig"
+    try:
+        doc = orjson.loads(data)
+    except orjson.JSONDecodeError as exc:
+        raise ReadError(Issue("file-format", f"文件“{src.name}”不是有效的 JSON（{_short(str(exc))}）；大文件请使用 JSON Lines", file=src.name, kind=src.kind)) from exc
+    if isinstance(doc, dict) and isinstance(doc.get(src.kind), list):
+        doc = doc[src.kind]
+    if not isinstance(doc, list):
+        raise ReadError(Issue("file-format", f"文件“{src.name}”应为记录数组（或以“{src.kind}”为键的数组）", file=src.name, kind=src.kind))
+    for index, item in enumerate(doc, 1):
+        yield RawRecord(item, row=index)
+
+
+# --- CSV ----------------------------------------------------------------------------
+
+def _blocks(path: Path) -> Iterator[tuple[int, bytes]]:
+    """(byte offset, bytes) blocks cut after a newline. 0x0A is never part of a
+    multi-byte character in UTF-8 or GB18030, so each block decodes alone."""
+    with open(path, "rb") as fh:
+        base = 0
+        rest = b""
+        while True:
+            chunk = fh.read(BLOCK)
+            if not chunk:
+                if rest:
+                    yield base, rest
+                return
+            data = rest + chunk
+            cut = data.rfind(b"\n") + 1
+            if cut == 0:
+                rest = data
+                continue
+            yield base, data[:cut]
+            base += cut
+            rest = data[cut:]
+
+
+def _decode_errors(path: Path, encoding: str, limit: int = 1000) -> int:
+    errors = 0
+    for _, block in _blocks(path):
+        pos = 0
+        while True:
+            try:
+                block[pos:].decode(encoding)
+                break
+            except UnicodeDecodeError as exc:
+                errors += 1
+                if errors >= limit:
+                    return errors
+                pos += exc.end
+    return errors
+
+
+def detect_encoding(path: Path) -> str:
+    """utf-8-sig when there is a BOM, else the first of UTF-8 and GB18030 that
+    decodes the whole file; if neither does, the one with fewer bad bytes."""
+    with open(path, "rb") as fh:
+        if fh.read(3) == UTF8_BOM:
+            return "utf-8-sig"
+    utf8 = _decode_errors(path, "utf-8")
+    if utf8 == 0:
+        return "utf-8"
+    gb = _decode_errors(path, "gb18030")
+    return "gb18030" if gb <= utf8 else "utf-8"
+
+
+def _decoded_lines(path: Path, encoding: str, bad: dict[int, int]) -> Iterator[str]:
+    """Lines of text; bytes that do not decode become U+FFFD and are recorded
+    in ``bad`` as line number -> byte offset of the first bad byte."""
+    codec = "utf-8" if encoding == "utf-8-sig" else encoding
+    line_base = 1
+    for base, block in _blocks(path):
+        if base == 0 and encoding == "utf-8-sig":
+            block, base = block[3:], 3
+        try:
+            text = block.decode(codec)
+        except UnicodeDecodeError:
+            parts: list[str] = []
+            pos = 0
+            while True:
+                try:
+                    parts.append(block[pos:].decode(codec))
+                    break
+                except UnicodeDecodeError as exc:
+                    parts.append(block[pos:pos + exc.start].decode(codec))
+                    at = pos + exc.start
+                    bad.setdefault(line_base + block.count(b"\n", 0, at), base + at)
+                    parts.append("\ufffd")
+                    pos += exc.end
+            text = "".join(parts)
+        lines = text.split("\n")
+        if lines and lines[-1] == "":
+            lines.pop()
+        for ln in lines:
+            yield ln + "\n"
+        line_base += len(lines)
+
+
+def _read_csv(src: SourceFile) -> Iterator[RawRecord]:
+    src.encoding = detect_encoding(src.path)
+    bad: dict[int, int] = {}
+    reader = csv.reader(_decoded_lines(src.path, src.encoding, bad))
+    header = next(reader, None)
+    if header is None:
+        return
+    src.columns = plan_columns(src.kind, header)
+    plan = src.columns
+    last = reader.line_num
+    for cells in reader:
+        first, last = last + 1, reader.line_num
+        if not any(c.strip() for c in cells):
+            continue
+        rec = RawRecord(plan.record(cells), line=first)
+        if bad:
+            for ln in range(first, last + 1):
+                if ln in bad:
+                    at = bad.pop(ln)
+                    rec.issues.append(Issue(
+                        "file-decode", f"第 {ln} 行含无法按 {src.encoding} 解码的字节（文件偏移 {at}）",
+                        file=src.name, line=ln, byte_offset=at, kind=src.kind))
+        yield rec
+
+
+# --- Parquet ----------------------------------------------------------------------
+
+def _read_parquet(src: SourceFile) -> Iterator[RawRecord]:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    try:
+        pf = pq.ParquetFile(src.path)
+    except (pa.ArrowInvalid, pa.ArrowException) as exc:
+        raise ReadError(Issue("file-format", f"文件“{src.name}”不是有效的 Parquet 文件（{_short(str(exc))}）", file=src.name, kind=src.kind)) from exc
+    src.encoding = "parquet"
+    names = pf.schema_arrow.names
+    src.columns = plan = plan_columns(src.kind, names)
+    wanted = [names[i] for i, _, _ in plan.columns]
+    positions = {name: pos for pos, name in enumerate(wanted)}
+    order = [(positions[names[i]], path, conv) for i, path, conv in plan.columns]
+    sub = ColumnPlan(tuple(order), plan.unknown, plan.duplicate)
+    row = 0
+    try:
+        for batch in pf.iter_batches(batch_size=16384, columns=wanted):
+            columns = [col.to_pylist() for col in batch.columns]
+            for cells in zip(*columns):
+                row += 1
+                yield RawRecord(sub.record(cells), row=row)
+    except (pa.ArrowInvalid, pa.ArrowException) as exc:
+        raise ReadError(Issue("file-format", f"文件“{src.name}”在第 {row + 1} 行之后损坏（{_short(str(exc))}）", file=src.name, row=row + 1, kind=src.kind)) from exc
+
+
+# --- Excel --------------------------------------------------------------------------
+
+def _read_xlsx(src: SourceFile) -> Iterator[RawRecord]:
+    import zipfile
+
+    from openpyxl import load_workbook
+
+    try:
+        wb = load_workbook(src.path, read_only=True, data_only=True)
+    except (zipfile.BadZipFile, KeyError, ValueError) as exc:
+        raise ReadError(Issue("file-format", f"文件“{src.name}”不是有效的 xlsx 文件（{_short(str(exc))}）", file=src.name, kind=src.kind)) from exc
+    src.encoding = "xlsx"
+    try:
+        ws = wb[src.kind] if src.kind in wb.sheetnames else wb.worksheets[0]
+        rows = ws.iter_rows(values_only=True)
+        plan: ColumnPlan | None = None
+        for row_no, cells in enumerate(rows, 1):
+            if not any(c is not None and str(c).strip() for c in cells):
+                continue
+            if plan is None:
+                src.columns = plan = plan_columns(src.kind, list(cells))
+                continue
+            yield RawRecord(plan.record(cells), row=row_no)
+    finally:
+        wb.close()
+
+
+def file_size(path: Path) -> int:
+    try:
+        return os.path.getsize(path)
+    except OSError:
+        return 0
