@@ -98,6 +98,9 @@ class Report:
         s = self.stats()
         verdict = "全部记录通过校验" if self.valid else "发现问题"
         out.append(f"校验结果：{verdict}（{self.data_dir}，用时 {s['seconds']} 秒）")
+        if not self.files:
+            out += [f"  {i.where} {i.rule}: {i.message}" for i in self.issues]
+            return "\n".join(out)
         out.append("")
         out.append(_table(["记录类型", "读取", "通过", "拒绝", "守恒"],
                           [[k, v.read, v.accepted, v.rejected, "✓" if v.conserved else "✗"]

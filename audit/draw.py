@@ -1,0 +1,104 @@
+"""The liushuang verifiable draw, algorithm ``liushuang-ticket`` version 1.
+
+A hash-ticket draw in the spirit of election risk-limiting audits:
+
+1. commitment = SHA-256 of the canonical JSON of everything fixed before any
+   randomness exists (task, frame with strata, sample sizes, inspector pool,
+   inspectors per entity, seed source, algorithm id and version);
+2. seed = SHA-256(commitment ‖ "|" ‖ public random values joined by "|");
+3. every frame member gets ticket = SHA-256("seed|task|stratum|uscc") read as
+   a big-endian integer; each stratum takes its n_h smallest tickets. This is
+   simple random sampling without replacement, independent of frame order;
+4. inspectors for each selected entity: the k smallest tickets
+   SHA-256("seed|task|inspector|uscc|inspector_id") over the pool minus the
+   inspectors recused for that entity.
+
+Canonical JSON: UTF-8, keys sorted, no insignificant whitespace
+(``orjson.dumps(..., option=OPT_SORT_KEYS)``). The spec with test vectors is
+docs/draw-algorithm.md; tests/test_draw.py pins the vectors.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+
+import orjson
+
+ALGORITHM_ID = "liushuang-ticket"
+ALGORITHM_VERSION = "1"
+
+
+@dataclass(frozen=True)
+class DrawDesign:
+    task_id: str
+    frame: tuple[tuple[str, str], ...]  # (uscc, stratum) in platform order
+    sample_sizes: Mapping[str, int]
+    inspector_pool: tuple[str, ...]
+    inspectors_per_entity: int
+    seed_source: str
+    recusals: Mapping[str, frozenset[str]]  # inspector id -> entities they must not inspect
+
+    def canonical(self) -> bytes:
+        payload = {
+            "algorithm": {"id": ALGORITHM_ID, "version": ALGORITHM_VERSION},
+            "task_id": self.task_id,
+            "frame": sorted([u, s] for u, s in self.frame),
+            "sample_sizes": dict(sorted(self.sample_sizes.items())),
+            "inspector_pool": sorted(self.inspector_pool),
+            "inspectors_per_entity": self.inspectors_per_entity,
+            "recusals": {k: sorted(v) for k, v in sorted(self.recusals.items()) if v},
+            "seed_source": self.seed_source,
+        }
+        return orjson.dumps(payload, option=orjson.OPT_SORT_KEYS)
+
+
+def commitment(design: DrawDesign) -> str:
+    return hashlib.sha256(design.canonical()).hexdigest()
+
+
+def frame_hash(frame: Iterable[tuple[str, str]]) -> str:
+    """SHA-256 of the canonical frame alone (sorted [uscc, stratum] pairs)."""
+    return hashlib.sha256(orjson.dumps(sorted([u, s] for u, s in frame))).hexdigest()
+
+
+def derive_seed(commitment_hex: str, public_values: Sequence[str]) -> str:
+    return hashlib.sha256("|".join([commitment_hex, *public_values]).encode("utf-8")).hexdigest()
+
+
+def ticket(seed: str, task_id: str, stratum: str, uscc: str) -> int:
+    return int.from_bytes(hashlib.sha256(f"{seed}|{task_id}|{stratum}|{uscc}".encode()).digest(), "big")
+
+
+def inspector_ticket(seed: str, task_id: str, uscc: str, inspector_id: str) -> int:
+    return int.from_bytes(hashlib.sha256(f"{seed}|{task_id}|inspector|{uscc}|{inspector_id}".encode()).digest(), "big")
+
+
+@dataclass(frozen=True)
+class DrawResult:
+    selections: tuple[tuple[str, str], ...]  # (uscc, stratum) in draw order
+    assignments: tuple[tuple[str, tuple[str, ...]], ...]
+
+
+def draw(design: DrawDesign, seed: str) -> DrawResult:
+    """Select entities per stratum and assign inspectors. Strata are taken in
+    sorted name order, entities within a stratum by ascending ticket."""
+    by_stratum: dict[str, list[tuple[int, str]]] = {}
+    for uscc, stratum in design.frame:
+        by_stratum.setdefault(stratum, []).append((ticket(seed, design.task_id, stratum, uscc), uscc))
+    selections: list[tuple[str, str]] = []
+    for stratum in sorted(by_stratum):
+        n = design.sample_sizes.get(stratum, 0)
+        if n > len(by_stratum[stratum]):
+            raise ValueError(f"stratum {stratum!r}: sample size {n} exceeds its {len(by_stratum[stratum])} members")
+        for _, uscc in sorted(by_stratum[stratum])[:n]:
+            selections.append((uscc, stratum))
+    assignments = []
+    for uscc, _ in selections:
+        pool = [i for i in design.inspector_pool if uscc not in design.recusals.get(i, frozenset())]
+        if len(pool) < design.inspectors_per_entity:
+            raise ValueError(f"{uscc}: only {len(pool)} inspectors left after recusal")
+        ranked = sorted(pool, key=lambda i: inspector_ticket(seed, design.task_id, uscc, i))
+        assignments.append((uscc, tuple(ranked[: design.inspectors_per_entity])))
+    return DrawResult(tuple(selections), tuple(assignments))
