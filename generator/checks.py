@@ -23,10 +23,57 @@ class References(Protocol):
 
     known_regions: dict[str, str]
 
-    def ref_status(self, kind: str, key: str) -> str | None:
-        """None when the referenced record was accepted; else a rule slug."""
+    def require(self, kind: str, key: str, pointer: str, title: str) -> None:
+        """Note that the record refers to ``key`` of ``kind``."""
+
+    def require_selected(self, task_id: str, uscc: str) -> None:
+        """Note that the result is for ``uscc`` of task ``task_id``."""
+
+
+class Deferred:
+    """Collects the references of one record; they are resolved later, in
+    record order, against the keys read so far (see resolve())."""
+
+    __slots__ = ("known_regions", "pending")
+
+    def __init__(self, known_regions: dict[str, str]) -> None:
+        self.known_regions = known_regions
+        self.pending: list[tuple[str, ...]] = []
+
+    def require(self, kind: str, key: str, pointer: str, title: str) -> None:
+        self.pending.append((kind, key, pointer, title))
+
+    def require_selected(self, task_id: str, uscc: str) -> None:
+        self.pending.append(("@selected", task_id, uscc))
+
+    def take(self) -> list[tuple[str, ...]] | None:
+        pending, self.pending = self.pending, []
+        return pending or None
+
+
+class KeyIndex(Protocol):
+    def ref_status(self, kind: str, key: str) -> str | None: ...
 
     def task_selection(self, task_id: str) -> frozenset[str] | None: ...
+
+
+def resolve(pending: list[tuple[str, ...]], index: KeyIndex) -> list[Finding]:
+    """Findings for the references a record made."""
+    out: list[Finding] = []
+    for item in pending:
+        if item[0] == "@selected":
+            _, task_id, uscc = item
+            selection = index.task_selection(task_id)
+            if selection is not None and uscc not in selection:
+                out.append(("ref-missing", "/uscc", f"“{uscc}”不在任务“{task_id}”的抽中对象中"))
+            continue
+        kind, key, pointer, title = item
+        status = index.ref_status(kind, key)
+        if status == "ref-missing":
+            out.append((status, pointer, f"{title}“{key}”在{_KIND_ZH[kind]}数据中不存在"))
+        elif status == "ref-rejected":
+            out.append((status, pointer, f"{title}“{key}”对应的{_KIND_ZH[kind]}记录未通过校验"))
+    return out
 
 
 _KIND_ZH = {"notifications": "双告知推送", "licenses": "行政许可", "penalties": "行政处罚", "inspection_tasks": "抽查任务",
@@ -39,15 +86,15 @@ def _s(rec: dict[str, Any], key: str) -> str | None:
 
 
 def _uscc(out: list[Finding], value: Any, pointer: str, title: str) -> None:
-    if not isinstance(value, str) or len(value) != 18:
+    if not isinstance(value, str) or len(value) != 18 or ids.is_valid_uscc(value):
         return  # shape problems are the schema's
     expected = ids.uscc_check_char(value[:17])
-    if expected is not None and expected != value[17] and not ids.is_valid_uscc(value):
+    if expected is not None:
         out.append(("uscc-checksum", pointer, f"{title}“{value}”校验位错误：第 18 位应为“{expected}”"))
 
 
 def _id_number(out: list[Finding], value: Any, id_type: Any, pointer: str, title: str) -> None:
-    if not isinstance(value, str) or id_type not in (None, "身份证"):
+    if not isinstance(value, str) or id_type not in (None, "身份证") or ids.is_valid_id_number(value):
         return
     if id_type is None and not (len(value) == 18 and value[:17].isdigit()):
         return  # no type given and it does not look like an ID card
@@ -76,6 +123,9 @@ def _order(out: list[Finding], rec: dict[str, Any], first: str, second: str, tit
     a, b = rec.get(first), rec.get(second)
     if not isinstance(a, str) or not isinstance(b, str):
         return
+    # Fast paths: ISO dates, and RFC 3339 date-times with the same offset, sort as text.
+    if a <= b and (len(a) == len(b) == 10 or (len(a) == len(b) == 25 and a[19:] == b[19:])):
+        return
     ia, ib = _as_instant(a), _as_instant(b)
     if ia is None or ib is None:
         return
@@ -91,13 +141,8 @@ def _order(out: list[Finding], rec: dict[str, Any], first: str, second: str, tit
 
 
 def _ref(out: list[Finding], refs: References, kind: str, key: Any, pointer: str, title: str) -> None:
-    if not isinstance(key, str) or not key:
-        return
-    status = refs.ref_status(kind, key)
-    if status == "ref-missing":
-        out.append((status, pointer, f"{title}“{key}”在{_KIND_ZH[kind]}数据中不存在"))
-    elif status == "ref-rejected":
-        out.append((status, pointer, f"{title}“{key}”对应的{_KIND_ZH[kind]}记录未通过校验"))
+    if isinstance(key, str) and key:
+        refs.require(kind, key, pointer, title)
 
 
 def _region(out: list[Finding], refs: References, value: Any, pointer: str) -> None:
@@ -310,11 +355,8 @@ def check_inspection_results(rec: dict[str, Any], refs: References) -> list[Find
     _uscc(out, rec.get("uscc"), "/uscc", "统一社会信用代码")
     task_id = rec.get("task_id")
     _ref(out, refs, "inspection_tasks", task_id, "/task_id", "任务编号")
-    if isinstance(task_id, str):
-        selection = refs.task_selection(task_id)
-        uscc = rec.get("uscc")
-        if selection is not None and isinstance(uscc, str) and uscc not in selection:
-            out.append(("ref-missing", "/uscc", f"“{uscc}”不在任务“{task_id}”的抽中对象中"))
+    if isinstance(task_id, str) and isinstance(rec.get("uscc"), str):
+        refs.require_selected(task_id, rec["uscc"])
     people = rec.get("inspectors")
     if isinstance(people, list):
         for j, person in enumerate(people):

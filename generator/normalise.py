@@ -99,7 +99,7 @@ def column_names(kind: str) -> dict[str, str]:
         names[header_key(prop.get("title", field))] = field
         sub = _object_schema(prop)
         if sub:
-            for subfield, subprop in sub.get("properties", {}).items():
+            for subfield in sub.get("properties", {}):
                 path = f"{field}.{subfield}"
                 names.setdefault(header_key(path), path)
     for header, field in aliases.items():

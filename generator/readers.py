@@ -89,17 +89,20 @@ def _add(found: dict[str, list[SourceFile]], issues: list[Issue], path: Path, ki
     found[kind].append(SourceFile(path, kind, fmt, name))
 
 
-def read(src: SourceFile) -> Iterator[RawRecord]:
-    """Raw records of one file. Raises ReadError when the file as a whole fails."""
+def read(src: SourceFile, part: tuple[int, int] | list[int] | None = None) -> Iterator[RawRecord]:
+    """Raw records of one file, or of one part of it (a byte range of a JSON
+    Lines file, or row groups of a Parquet file; see parts()), with line and
+    row numbers counted from the part's start. Raises ReadError when the file
+    as a whole fails."""
     try:
         if src.fmt == "jsonl":
-            yield from _read_jsonl(src)
+            yield from _read_jsonl(src, *(part or (0, None)))  # type: ignore[misc]
         elif src.fmt == "json":
             yield from _read_json(src)
         elif src.fmt == "csv":
             yield from _read_csv(src)
         elif src.fmt == "parquet":
-            yield from _read_parquet(src)
+            yield from _read_parquet(src, part)  # type: ignore[arg-type]
         elif src.fmt == "xlsx":
             yield from _read_xlsx(src)
     except OSError as exc:
@@ -108,14 +111,48 @@ def read(src: SourceFile) -> Iterator[RawRecord]:
 
 # --- JSON Lines ---------------------------------------------------------------
 
-def _read_jsonl(src: SourceFile) -> Iterator[RawRecord]:
+def parts(src: SourceFile, target_bytes: int) -> list[Any]:
+    """Split a file into independently readable parts of about target_bytes:
+    byte ranges cut after a newline (JSON Lines) or lists of row groups
+    (Parquet). Other formats are one part."""
+    size = file_size(src.path)
+    if src.fmt == "jsonl":
+        cuts = [0]
+        with open(src.path, "rb") as fh:
+            while cuts[-1] + target_bytes < size:
+                fh.seek(cuts[-1] + target_bytes)
+                fh.readline()
+                if fh.tell() >= size:
+                    break
+                cuts.append(fh.tell())
+        return [(a, b) for a, b in zip(cuts, cuts[1:] + [size])]
+    if src.fmt == "parquet":
+        import pyarrow.parquet as pq
+
+        meta = pq.ParquetFile(src.path).metadata
+        groups: list[list[int]] = [[]]
+        acc = 0
+        for i in range(meta.num_row_groups):
+            if groups[-1] and acc >= target_bytes:
+                groups.append([])
+                acc = 0
+            groups[-1].append(i)
+            acc += meta.row_group(i).total_byte_size
+        return groups
+    return [None]
+
+
+def _read_jsonl(src: SourceFile, begin: int = 0, end: int | None = None) -> Iterator[RawRecord]:
     src.encoding = "utf-8"
-    offset = 0
+    offset = begin
     with open(src.path, "rb") as fh:
+        fh.seek(begin)
         for line_no, line in enumerate(fh, 1):
+            if end is not None and offset >= end:
+                break
             start = offset
             offset += len(line)
-            if line_no == 1 and line.startswith(UTF8_BOM):
+            if begin == 0 and line_no == 1 and line.startswith(UTF8_BOM):
                 src.encoding = "utf-8-sig"
                 line = line[3:]
                 start += 3
@@ -276,7 +313,13 @@ def _read_csv(src: SourceFile) -> Iterator[RawRecord]:
 
 # --- Parquet ----------------------------------------------------------------------
 
-def _read_parquet(src: SourceFile) -> Iterator[RawRecord]:
+def parquet_columns(src: SourceFile) -> ColumnPlan:
+    import pyarrow.parquet as pq
+
+    return plan_columns(src.kind, pq.ParquetFile(src.path).schema_arrow.names)
+
+
+def _read_parquet(src: SourceFile, row_groups: list[int] | None = None) -> Iterator[RawRecord]:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
@@ -293,7 +336,7 @@ def _read_parquet(src: SourceFile) -> Iterator[RawRecord]:
     sub = ColumnPlan(tuple(order), plan.unknown, plan.duplicate)
     row = 0
     try:
-        for batch in pf.iter_batches(batch_size=16384, columns=wanted):
+        for batch in pf.iter_batches(batch_size=16384, columns=wanted, row_groups=row_groups):
             columns = [col.to_pylist() for col in batch.columns]
             for cells in zip(*columns):
                 row += 1
@@ -327,6 +370,23 @@ def _read_xlsx(src: SourceFile) -> Iterator[RawRecord]:
             yield RawRecord(plan.record(cells), row=row_no)
     finally:
         wb.close()
+
+
+def fetch(src: SourceFile, line: int | None, row: int | None, byte_offset: int | None) -> Any:
+    """Re-read one record's data by its location (for the quarantine of a
+    record rejected after a parallel worker already let its data go)."""
+    if src.fmt == "jsonl" and byte_offset is not None:
+        with open(src.path, "rb") as fh:
+            fh.seek(byte_offset)
+            try:
+                return orjson.loads(fh.readline())
+            except orjson.JSONDecodeError:
+                return None
+    target = line if src.fmt == "csv" else row
+    for raw in read(src):
+        if (raw.line if src.fmt == "csv" else raw.row) == target:
+            return raw.data
+    return None
 
 
 def file_size(path: Path) -> int:

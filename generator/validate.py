@@ -1,21 +1,31 @@
 """Validate a data directory: every record accepted or rejected with reasons.
 
 Flow per record: read (readers) → coerce tabular cells (normalise) → JSON
-Schema gate → domain checks and references (checks) → accepted records go to
-the caller's sink, rejected ones to the quarantine with their issues. Kinds
-are processed in dependency order (``schemas.KINDS``) so every reference
-points to a kind already read and memory holds only keys, never records.
+Schema gate → record-local checks (checks) → in record order: duplicates and
+references → accepted records go to the caller's sink, rejected ones to the
+quarantine with their issues. Kinds are processed in dependency order
+(``schemas.KINDS``) so every reference points to a kind already read and
+memory holds only keys, never records.
 
 JSON Schema semantics are exactly those of ``jsonschema`` (draft 2020-12
 with format checks): the compiled ``jsonschema_rs`` gate only answers
 "valid?" fast; a record it rejects is re-checked by ``jsonschema``, whose
 errors become the messages, and whose verdict wins if the two ever differ.
+
+Large JSON Lines and Parquet files are split into parts that worker processes
+assess in parallel (everything that depends on one record only); the main
+process consumes their outcomes in file order, so the report is identical
+whatever the number of workers.
 """
 
 from __future__ import annotations
 
+import multiprocessing
+import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
@@ -30,15 +40,17 @@ from liushuang.policy import Policy, load_policy
 from liushuang.progress import Progress
 
 from . import readers
-from .checks import CHECKS
+from .checks import CHECKS, Deferred, resolve
 from .report import FileStats, Report
 from .rules import Issue
 from .schema_errors import describe
 
 Sink = Callable[[str, dict[str, Any]], None]
 
-# Kinds other kinds refer to, and the kinds that refer to them.
+# Kinds that other kinds refer to.
 REFERENCED = {"inspectors", "inspection_items", "notifications", "licenses", "penalties", "inspection_tasks"}
+PART_BYTES = 8 << 20  # parallel work unit
+PARALLEL_MIN_BYTES = 16 << 20  # smaller files are not worth a process pool
 
 
 class Schemas:
@@ -54,12 +66,99 @@ class Schemas:
         self.exact = {k: jsonschema.Draft202012Validator(schemas.load(k), registry=py_registry, format_checker=checker)
                       for k in schemas.KINDS}
 
+    def schema_issues(self, kind: str, data: dict[str, Any]) -> list[Issue] | None:
+        """None when valid; else the issues (empty if only the gate objected)."""
+        if self.gate[kind].is_valid(data):
+            return None
+        return [Issue(slug, msg, pointer=ptr) for err in self.exact[kind].iter_errors(data) for slug, ptr, msg in describe(kind, err)]
 
-class _References:
+
+@dataclass(slots=True)
+class Outcome:
+    """What one record's own content says about it, before cross-record checks."""
+
+    line: int | None
+    row: int | None
+    byte_offset: int | None
+    data: Any  # None when a worker let it go (valid and reference-free)
+    key: Any
+    issues: list[Issue]
+    pending: list[tuple[str, ...]] | None
+    gate_disagreed: bool = False
+    has_data: bool = True
+
+
+def _key_of(data: dict[str, Any], fields: list[str]) -> Any:
+    if len(fields) == 1:
+        key = data.get(fields[0])
+        return key if isinstance(key, str) and key else None
+    values = tuple(data.get(f) for f in fields)
+    return values if all(isinstance(v, str) and v for v in values) else None
+
+
+def assess(kind: str, raw: readers.RawRecord, compiled: Schemas, known_regions: dict[str, str]) -> Outcome:
+    """Everything that depends on this record alone."""
+    data = raw.data
+    issues = list(raw.issues)
+    key = None
+    pending = None
+    disagreed = False
+    if data is None and not issues:
+        issues.append(Issue("record-not-object", "记录为空值（null），应为对象"))
+    elif data is not None and not isinstance(data, dict):
+        issues.append(Issue("record-not-object", f"记录应为 JSON 对象，实为 {type(data).__name__}"))
+    elif isinstance(data, dict):
+        found = compiled.schema_issues(kind, data)
+        if found is not None:
+            disagreed = not found
+            issues += found
+        refs = Deferred(known_regions)
+        findings = CHECKS[kind](data, refs)
+        if findings:
+            issues += [Issue(slug, msg, pointer=ptr) for slug, ptr, msg in findings]
+        pending = refs.take()
+        key = _key_of(data, schemas.key_fields(kind))
+    return Outcome(raw.line, raw.row, raw.byte_offset, data, key, issues, pending, disagreed)
+
+
+# --- worker processes -------------------------------------------------------------
+
+_WORKER: tuple[Schemas, dict[str, str]] | None = None
+
+
+def _init_worker(known_regions: dict[str, str]) -> None:
+    global _WORKER
+    _WORKER = (Schemas(), known_regions)
+
+
+def _assess_part(src: readers.SourceFile, part: Any) -> tuple[list[Outcome | tuple[Any, ...]], int, str]:
+    """Outcomes of one part. A clean record travels back as a bare
+    (line, row, byte_offset, key) tuple: pickling is the parallel bottleneck."""
+    assert _WORKER is not None
+    compiled, regions = _WORKER
+    out: list[Outcome | tuple[Any, ...]] = []
+    for raw in readers.read(src, part):
+        o = assess(src.kind, raw, compiled, regions)
+        if not o.issues and not o.pending and not o.gate_disagreed:
+            out.append((o.line, o.row, o.byte_offset, o.key))
+        else:
+            out.append(o)
+    lines = 0
+    if src.fmt == "jsonl":
+        with open(src.path, "rb") as fh:
+            fh.seek(part[0])
+            remaining = part[1] - part[0]
+            while remaining > 0:
+                chunk = fh.read(min(remaining, 1 << 22))
+                lines += chunk.count(b"\n")
+                remaining -= len(chunk)
+    return out, lines, src.encoding
+
+
+class _KeyIndex:
     """Keys seen so far, for duplicates and references between kinds."""
 
-    def __init__(self, policy: Policy) -> None:
-        self.known_regions = policy.known_regions
+    def __init__(self) -> None:
         self.seen: dict[str, dict[Any, tuple[int, int]]] = {k: {} for k in schemas.KINDS}
         self.rejected: dict[str, set[Any]] = {k: set() for k in REFERENCED}
         self.selections: dict[str, frozenset[str]] = {}
@@ -77,11 +176,13 @@ class _References:
 
 class Validator:
     def __init__(self, policy: Policy | None = None, *, quarantine_dir: Path | None = None,
-                 progress: bool | None = None) -> None:
+                 progress: bool | None = None, workers: int | None = None) -> None:
         self.policy = policy or load_policy()
-        self.schemas = Schemas()
+        self.compiled = Schemas()
         self.quarantine_dir = quarantine_dir
         self.progress = progress
+        self.workers = workers if workers is not None else (os.cpu_count() or 1)
+        self._pool: ProcessPoolExecutor | None = None
 
     def validate_dir(self, data_dir: str | Path, sink: Sink | None = None) -> Report:
         data_dir = Path(data_dir)
@@ -92,101 +193,118 @@ class Validator:
             return report
         found, file_issues = readers.discover(data_dir)
         report.issues.extend(file_issues)
-        refs = _References(self.policy)
+        index = _KeyIndex()
         quarantine = _Quarantine(self.quarantine_dir)
-        total_bytes = sum(readers.file_size(s.path) for files in found.values() for s in files)
-        with Progress("校验", total_bytes, enabled=self.progress) as bar:
-            for file_index, src in enumerate(s for kind in schemas.KINDS for s in found[kind]):
-                stats = FileStats(src.name, src.kind, src.fmt, size=readers.file_size(src.path))
-                report.files.append(stats)
-                base = bar.done
-                self._validate_file(file_index, src, stats, report, refs, quarantine, sink, bar)
-                bar.advance(base + stats.size - bar.done)
-        quarantine.close()
+        sources = [s for kind in schemas.KINDS for s in found[kind]]
+        total_bytes = sum(readers.file_size(s.path) for s in sources)
+        try:
+            with Progress("校验", total_bytes, enabled=self.progress) as bar:
+                for file_index, src in enumerate(sources):
+                    stats = FileStats(src.name, src.kind, src.fmt, size=readers.file_size(src.path))
+                    report.files.append(stats)
+                    self._validate_file(file_index, src, stats, report, index, quarantine, sink, bar)
+        finally:
+            quarantine.close()
+            if self._pool is not None:
+                self._pool.shutdown()
+                self._pool = None
         report.seconds = time.perf_counter() - started
         return report
 
+    # --- producing outcomes in file order ---------------------------------------------
+
+    def _outcomes(self, src: readers.SourceFile, sink: Sink | None, bar: Progress) -> Iterator[Outcome]:
+        size = readers.file_size(src.path)
+        parallel = (self.workers > 1 and sink is None and size >= PARALLEL_MIN_BYTES
+                    and src.fmt in ("jsonl", "parquet") and src.kind != "inspection_tasks")
+        if not parallel:
+            start = bar.done
+            for n, raw in enumerate(readers.read(src), 1):
+                if not n & 0x3FFF and raw.byte_offset is not None:
+                    bar.advance(start + raw.byte_offset - bar.done)
+                yield assess(src.kind, raw, self.compiled, self.policy.known_regions)
+            bar.advance(start + size - bar.done)
+            return
+        if self._pool is None:
+            self._pool = ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context("fork"),
+                                             initializer=_init_worker, initargs=(self.policy.known_regions,))
+        part_list = readers.parts(src, PART_BYTES)
+        if src.fmt == "parquet":
+            src.columns = readers.parquet_columns(src)
+        line_base = 0
+        row_base = 0
+        futures = [self._pool.submit(_assess_part, src, part) for part in part_list]
+        for part, future in zip(part_list, futures):
+            outcomes, lines, encoding = future.result()
+            if part == part_list[0]:
+                src.encoding = encoding
+            for item in outcomes:
+                o = item if isinstance(item, Outcome) else Outcome(*item, None, [], None, False, False)
+                if o.line is not None:
+                    o.line += line_base
+                if o.row is not None:
+                    o.row += row_base
+                yield o
+            line_base += lines
+            row_base += len(outcomes)
+            bar.advance(size / len(part_list))
+
+    # --- consuming them: cross-record checks, counts, quarantine, sink ---------------------
+
     def _validate_file(self, file_index: int, src: readers.SourceFile, stats: FileStats, report: Report,
-                       refs: _References, quarantine: _Quarantine, sink: Sink | None, bar: Progress) -> None:
+                       index: _KeyIndex, quarantine: _Quarantine, sink: Sink | None, bar: Progress) -> None:
         kind = src.kind
-        gate = self.schemas.gate[kind]
-        exact = self.schemas.exact[kind]
-        check = CHECKS[kind]
         key_fields = schemas.key_fields(kind)
-        single_key = key_fields[0] if len(key_fields) == 1 else None
-        seen = refs.seen[kind]
-        rejected_keys = refs.rejected.get(kind)
+        seen = index.seen[kind]
+        rejected_keys = index.rejected.get(kind)
         kstats = report.kinds[kind]
-        columns_reported = False
-        base_done = bar.done
         try:
-            for raw in readers.read(src):
-                if not columns_reported and src.columns is not None:
-                    columns_reported = True
-                    report.issues.extend(_column_issues(src))
+            for o in self._outcomes(src, sink, bar):
                 stats.read += 1
-                if not stats.read & 0x3FFF and raw.byte_offset is not None:
-                    bar.advance(raw.byte_offset - (bar.done - base_done))
-                data = raw.data
-                issues = raw.issues
+                issues = o.issues
+                if o.gate_disagreed:
+                    report.gate_disagreements += 1
+                if o.pending:
+                    issues += [Issue(slug, msg, pointer=ptr) for slug, ptr, msg in resolve(o.pending, index)]
+                key = o.key
                 record_id = None
-                if data is None and not issues:
-                    issues = [Issue("record-not-object", "记录为空值（null），应为对象")]
-                elif data is not None and not isinstance(data, dict):
-                    issues = issues + [Issue("record-not-object", f"记录应为 JSON 对象，实为 {type(data).__name__}")]
-                elif isinstance(data, dict):
-                    if not gate.is_valid(data):
-                        found = [Issue(slug, msg, pointer=ptr) for err in exact.iter_errors(data) for slug, ptr, msg in describe(kind, err)]
-                        if not found:
-                            report.gate_disagreements += 1
-                        issues = issues + found
-                    findings = check(data, refs)
-                    if findings:
-                        issues = issues + [Issue(slug, msg, pointer=ptr) for slug, ptr, msg in findings]
-                    key = data.get(single_key) if single_key else _composite(data, key_fields)
-                    if isinstance(key, str | tuple) and key:
-                        record_id = key if isinstance(key, str) else "/".join(key)
-                        first = seen.get(key)
-                        if first is not None:
-                            where = report.files[first[0]].name
-                            issues = issues + [Issue("duplicate-key", f"与 {where} 第 {first[1]} 行/条的记录重复（{record_id}）；保留先出现的一条",
-                                                     pointer="/" + key_fields[0])]
-                            key = None  # the first occurrence keeps the key's status
-                        else:
-                            seen[key] = (file_index, raw.line or raw.row or 0)
+                if key is not None:
+                    record_id = key if isinstance(key, str) else "/".join(key)
+                    first = seen.get(key)
+                    if first is not None:
+                        where = report.files[first[0]].name
+                        issues.append(Issue("duplicate-key", f"与 {where} 第 {first[1]} 行/条的记录重复（{record_id}）；保留先出现的一条",
+                                            pointer="/" + key_fields[0]))
+                        key = None  # the first occurrence keeps the key's status
                     else:
-                        key = None
-                    if not issues and kind == "inspection_tasks" and isinstance(key, str):
-                        refs.selections[key] = frozenset(s["uscc"] for s in data.get("selections", []))
+                        seen[key] = (file_index, o.line or o.row or 0)
                 if issues:
                     for issue in issues:
-                        issue.file, issue.kind = src.name, kind
-                        issue.line, issue.row = issue.line or raw.line, issue.row or raw.row
-                        issue.record_id = record_id
+                        issue.file, issue.kind, issue.record_id = src.name, kind, record_id
+                        issue.line = issue.line or o.line
+                        issue.row = issue.row or o.row
                         if issue.byte_offset is None:
-                            issue.byte_offset = raw.byte_offset
+                            issue.byte_offset = o.byte_offset
                     report.issues.extend(issues)
                     stats.rejected += 1
                     kstats.rejected += 1
-                    if rejected_keys is not None and isinstance(data, dict) and record_id is not None and key is not None:
+                    if rejected_keys is not None and key is not None:
                         rejected_keys.add(key)
-                    quarantine.write(kind, src.name, raw, record_id, issues)
+                    data = o.data if o.has_data else readers.fetch(src, o.line, o.row, o.byte_offset)
+                    quarantine.write(kind, src.name, o, data, record_id, issues)
                 else:
                     stats.accepted += 1
                     kstats.accepted += 1
+                    if kind == "inspection_tasks" and isinstance(key, str):
+                        index.selections[key] = frozenset(s["uscc"] for s in o.data.get("selections", []))
                     if sink is not None:
-                        sink(kind, data)
+                        sink(kind, o.data)
         except readers.ReadError as exc:
             report.issues.append(exc.issue)
-        if not columns_reported and src.columns is not None:
+        if src.columns is not None:
             report.issues.extend(_column_issues(src))
         stats.encoding = src.encoding
         kstats.read += stats.read  # counted independently of the verdicts: conservation is a real check
-
-
-def _composite(data: dict[str, Any], fields: list[str]) -> tuple[str, ...] | None:
-    values = tuple(data.get(f) for f in fields)
-    return values if all(isinstance(v, str) and v for v in values) else None  # type: ignore[return-value]
 
 
 def _column_issues(src: readers.SourceFile) -> list[Issue]:
@@ -208,16 +326,16 @@ class _Quarantine:
             for old in directory.glob("*.jsonl"):
                 old.unlink()
 
-    def write(self, kind: str, file: str, raw: readers.RawRecord, record_id: str | None, issues: list[Issue]) -> None:
+    def write(self, kind: str, file: str, o: Outcome, data: Any, record_id: str | None, issues: list[Issue]) -> None:
         if self.directory is None:
             return
         fh = self.files.get(kind)
         if fh is None:
             fh = self.files[kind] = open(self.directory / f"{kind}.jsonl", "wb")
-        entry: dict[str, Any] = {"file": file, "line": raw.line, "row": raw.row, "byte_offset": raw.byte_offset,
+        entry: dict[str, Any] = {"file": file, "line": o.line, "row": o.row, "byte_offset": o.byte_offset,
                                  "record_id": record_id,
                                  "errors": [{"rule": i.rule, "pointer": i.pointer, "message": i.message} for i in issues],
-                                 "record": raw.data}
+                                 "record": data}
         fh.write(orjson.dumps(entry, default=str, option=orjson.OPT_NON_STR_KEYS) + b"\n")
 
     def close(self) -> None:

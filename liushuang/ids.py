@@ -77,6 +77,7 @@ def normalise_org_code(code: str) -> str:
     return code.replace("-", "")
 
 
+@lru_cache(maxsize=1 << 16)
 def is_valid_org_code(code: str) -> bool:
     code = normalise_org_code(code)
     return len(code) == 9 and org_code_check_char(code[:8]) == code[8]
@@ -96,6 +97,7 @@ def id_birth_date(code: str) -> _dt.date | None:
         return None
 
 
+@lru_cache(maxsize=1 << 20)
 def is_valid_id_number(code: str) -> bool:
     return (len(code) == 18 and id_check_char(code[:17]) == code[17]
             and id_birth_date(code) is not None)

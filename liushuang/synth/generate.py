@@ -318,7 +318,7 @@ class _Generator:
         out = []
         ratio = {c: r for c, _, r in V.CREDIT_CLASSES}
         for year in range(self.c.start.year, self.c.until.year + 1):
-            for code, name, _w, items, _ in V.INDUSTRIES:
+            for code, _name, _w, items, _ in V.INDUSTRIES:
                 if not items:
                     continue
                 level = rng.choice("ABCD")
