@@ -15,7 +15,7 @@ import datetime as dt
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, partial
 from typing import Any
 
 import orjson
@@ -213,16 +213,15 @@ def _as_string_list(value: Any) -> Any:
     return value
 
 
+def _coded(conv: Callable[[Any], Any], codes: dict[str, str], value: Any) -> Any:
+    value = conv(value)
+    return codes.get(value, value) if isinstance(value, str) else value
+
+
 def _with_codes(field: str, conv: Callable[[Any], Any]) -> Callable[[Any], Any]:
     codes = CODE_ALIASES.get(field)
-    if not codes:
-        return conv
-
-    def convert(value: Any) -> Any:
-        value = conv(value)
-        return codes.get(value, value) if isinstance(value, str) else value
-
-    return convert
+    # functools.partial, not a closure: column plans travel to worker processes.
+    return partial(_coded, conv, codes) if codes else conv
 
 
 def _prop_types(prop: dict[str, Any]) -> tuple[str, str]:

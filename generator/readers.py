@@ -169,12 +169,12 @@ def _jsonl_issue(src: SourceFile, line: bytes, line_no: int, start: int, exc: Ex
         line.decode("utf-8")
     except UnicodeDecodeError as dec:
         at = start + dec.start
-        return Issue("file-decode", f"第 {line_no} 行含无效的 UTF-8 字节（文件偏移 {at}）；JSON Lines 必须为 UTF-8 编码",
+        return Issue("file-decode", f"含无效的 UTF-8 字节（文件偏移 {at}）；JSON Lines 必须为 UTF-8 编码",
                      file=src.name, line=line_no, byte_offset=at, kind=src.kind)
     if b"\x00" in line:
-        msg = f"第 {line_no} 行含 NUL 字节，无法解析为 JSON"
+        msg = "含 NUL 字节，无法解析为 JSON"
     else:
-        msg = f"第 {line_no} 行不是有效的 JSON（{_short(str(exc))}）"
+        msg = f"不是有效的 JSON（{_short(str(exc))}）"
     return Issue("record-parse", msg, file=src.name, line=line_no, byte_offset=start, kind=src.kind)
 
 
@@ -306,7 +306,7 @@ def _read_csv(src: SourceFile) -> Iterator[RawRecord]:
                 if ln in bad:
                     at = bad.pop(ln)
                     rec.issues.append(Issue(
-                        "file-decode", f"第 {ln} 行含无法按 {src.encoding} 解码的字节（文件偏移 {at}）",
+                        "file-decode", f"含无法按 {src.encoding} 解码的字节（文件偏移 {at}）",
                         file=src.name, line=ln, byte_offset=at, kind=src.kind))
         yield rec
 

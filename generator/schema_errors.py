@@ -27,6 +27,7 @@ TYPE_ZH = {"string": "文本", "number": "数字", "integer": "整数", "boolean
 PATTERN_HINT = {
     "uscc": "应为 18 位统一社会信用代码（数字和大写字母，不含 I、O、S、V、Z）",
     "date": "应为 YYYY-MM-DD",
+    "datetime": "应为 RFC 3339 日期时间，如 2024-03-01T09:30:00+08:00",
     "region_code": "应为 6 位数字",
     "sha256": "应为 64 位小写十六进制",
 }
@@ -98,6 +99,10 @@ def describe(kind: str, error: ValidationError) -> Iterator[tuple[str, str, str]
             continue
         title = field_title(kind, path)
         ptr = json_pointer(path)
+        if kw == "type" and inst is None:
+            # null where a value is needed (e.g. 办理结果 of an outcome feedback): missing, not mistyped
+            yield "schema-required", ptr, f"“{title}”为空，但此处必填"
+            continue
         if kw == "type":
             want = e.validator_value if isinstance(e.validator_value, list) else [e.validator_value]
             want_zh = "或".join(TYPE_ZH.get(t, t) for t in want if t != "null") or "空值"

@@ -20,6 +20,7 @@ whatever the number of workers.
 
 from __future__ import annotations
 
+import dataclasses
 import multiprocessing
 import os
 import time
@@ -86,6 +87,10 @@ class Outcome:
     pending: list[tuple[str, ...]] | None
     gate_disagreed: bool = False
     has_data: bool = True
+
+
+def _clean_outcome(line: int | None, row: int | None, byte_offset: int | None, key: Any) -> Outcome:
+    return Outcome(line=line, row=row, byte_offset=byte_offset, data=None, key=key, issues=[], pending=None, has_data=False)
 
 
 def _key_of(data: dict[str, Any], fields: list[str]) -> Any:
@@ -229,21 +234,27 @@ class Validator:
             self._pool = ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context("fork"),
                                              initializer=_init_worker, initargs=(self.policy.known_regions,))
         part_list = readers.parts(src, PART_BYTES)
+        task = dataclasses.replace(src, columns=None)
         if src.fmt == "parquet":
             src.columns = readers.parquet_columns(src)
         line_base = 0
         row_base = 0
-        futures = [self._pool.submit(_assess_part, src, part) for part in part_list]
+        futures = [self._pool.submit(_assess_part, task, part) for part in part_list]
         for part, future in zip(part_list, futures):
             outcomes, lines, encoding = future.result()
             if part == part_list[0]:
                 src.encoding = encoding
             for item in outcomes:
-                o = item if isinstance(item, Outcome) else Outcome(*item, None, [], None, False, False)
+                o = item if isinstance(item, Outcome) else _clean_outcome(*item)
                 if o.line is not None:
                     o.line += line_base
                 if o.row is not None:
                     o.row += row_base
+                for issue in o.issues:  # readers number lines from the part's start
+                    if issue.line is not None:
+                        issue.line += line_base
+                    if issue.row is not None:
+                        issue.row += row_base
                 yield o
             line_base += lines
             row_base += len(outcomes)

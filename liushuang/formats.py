@@ -123,8 +123,8 @@ def write_parquet(path: Path, kind: str, records: list[dict[str, Any]], *, style
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    cols = [c for c in schemas.load(kind)["properties"]]
-    data = {header(kind, c, style): [r.get(c) for r in records] for c in cols}
+    cols = columns(kind)
+    data = {header(kind, c, style): [_get(r, c) for r in records] for c in cols}
     table = pa.table({k: _arrow_column(v) for k, v in data.items() if any(x is not None for x in v)})
     pq.write_table(table, path, compression="zstd")
     return len(records)

@@ -1,0 +1,36 @@
+"""Parallel validation gives exactly the serial report and quarantine."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from helpers import validate
+from liushuang.generator import validate as engine
+
+from liushuang.synth.defects import ALL, JSON_ONLY
+from liushuang.synth.generate import SynthConfig, generate, write_dataset
+
+
+@pytest.mark.parametrize("fmt", ["jsonl", "parquet"])
+def test_workers_do_not_change_the_report(tmp_path: Path, monkeypatch, fmt):
+    defects = {k: 2 for k in ALL if fmt == "jsonl" or k not in JSON_ONLY}
+    if fmt != "jsonl":
+        defects.pop("record-parse", None)
+    data = generate(SynthConfig(entities=800, years=2, seed=9, defects=defects))
+    write_dataset(data, tmp_path / "d", fmt=fmt)
+    if fmt == "parquet":  # several row groups, so there are several parts
+        import pyarrow.parquet as pq
+
+        for f in (tmp_path / "d").glob("*.parquet"):
+            pq.write_table(pq.read_table(f), f, row_group_size=100)
+    # Force the parallel path on small files, in many small parts.
+    monkeypatch.setattr(engine, "PARALLEL_MIN_BYTES", 0)
+    monkeypatch.setattr(engine, "PART_BYTES", 20_000)
+    serial = validate(tmp_path / "d", workers=1, quarantine_dir=tmp_path / "q1")
+    parallel = validate(tmp_path / "d", workers=2, quarantine_dir=tmp_path / "q2")
+    strip = lambda r: {k: v for k, v in r.to_dict().items() if k not in ("stats", "quarantine_dir")}  # noqa: E731
+    assert strip(serial) == strip(parallel)
+    assert serial.stats()["rejected"] > 0
+    for q in sorted((tmp_path / "q1").glob("*.jsonl")):
+        assert q.read_bytes() == (tmp_path / "q2" / q.name).read_bytes(), q.name
