@@ -15,7 +15,7 @@ A hash-ticket draw in the spirit of election risk-limiting audits:
 
 Canonical JSON: UTF-8, keys sorted, no insignificant whitespace
 (``orjson.dumps(..., option=OPT_SORT_KEYS)``). The spec with test vectors is
-docs/draw-algorithm.md; tests/test_draw.py pins the vectors.
+tests/test_synth.py re-derives synthetic draws with it.
 """
 
 from __future__ import annotations

@@ -232,6 +232,7 @@ def check_licenses(rec: dict[str, Any], refs: References) -> list[Finding]:
     _order(out, rec, "valid_from", "valid_to", ("有效期自", "有效期至"))
     _order(out, rec, "decided_on", "published_on", ("许可决定日期", "公示日期"))
     _order(out, rec, "decided_on", "revoked_on", ("许可决定日期", "撤销/变更日期"))
+    _order(out, rec, "published_on", "withdrawn_on", ("公示日期", "撤下公示日期"))
     _revocation(out, rec)
     return out
 
@@ -252,6 +253,7 @@ def check_penalties(rec: dict[str, Any], refs: References) -> list[Finding]:
     _order(out, rec, "decided_on", "penalty_valid_until", ("处罚决定日期", "处罚有效期"))
     _order(out, rec, "decided_on", "publicity_until", ("处罚决定日期", "公示截止期"))
     _order(out, rec, "decided_on", "revoked_on", ("处罚决定日期", "撤销/变更日期"))
+    _order(out, rec, "published_on", "withdrawn_on", ("公示日期", "撤下公示日期"))
     _revocation(out, rec)
     return out
 

@@ -87,6 +87,7 @@ class _Generator:
         self.branches = {code: (f"大连市{name}市场监督管理局", self.ids.uscc("11", code)) for code, name, _ in V.DISTRICTS}
         self.records: dict[str, list[dict[str, Any]]] = {}
         self.seq: dict[str, int] = {}
+        self.policy = None
 
     def next(self, key: str) -> int:
         self.seq[key] = self.seq.get(key, 0) + 1
@@ -248,6 +249,9 @@ class _Generator:
             revoked = _days(decided, rng.randint(30, 300))
             if revoked <= self.c.until:
                 rec.update(revoked_on=revoked.isoformat(), revocation_kind="撤销", revocation_reason="申请人以欺骗手段取得许可", status="无效")
+                if rec["published_on"]:
+                    due = dt.date.fromisoformat(max(rec["revoked_on"], rec["published_on"]))
+                    rec["withdrawn_on"] = _days(due, self.delay(2, (6, 20))).isoformat()
         return rec
 
     # --- 双公示: penalties --------------------------------------------------------
@@ -310,7 +314,24 @@ class _Generator:
                 revoked = _days(decided, rng.randint(10, 200))
                 if revoked <= self.c.until:
                     rec.update(revoked_on=revoked.isoformat(), revocation_kind="撤销", revocation_reason="行政复议决定撤销", status="无效")
+            self._withdraw(rec)
             yield rec
+
+    def _withdraw(self, rec: dict[str, Any]) -> None:
+        """Take a published penalty down after revocation or at the end of its
+        publicity period; a late_share of the take-downs are late."""
+        from liushuang.policy import load_policy
+        from liushuang.publicity import publicity_end
+
+        if not rec.get("published_on"):
+            return
+        if rec.get("revoked_on"):
+            due = dt.date.fromisoformat(max(rec["revoked_on"], rec["published_on"]))
+            rec["withdrawn_on"] = _days(due, self.delay(2, (6, 20))).isoformat()
+            return
+        end = publicity_end(rec, self.policy or load_policy())
+        if end is not None and end < self.c.until:
+            rec["withdrawn_on"] = _days(end, self.delay(1, (5, 40))).isoformat()
 
     # --- 双评估 -----------------------------------------------------------------------
     def assessments(self, entities: list[dict[str, Any]]) -> list[dict[str, Any]]:
