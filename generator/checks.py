@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 from collections import Counter
 from collections.abc import Callable
+from functools import lru_cache
 from typing import Any, Protocol
 
 from liushuang import ids
@@ -152,7 +153,25 @@ def _region(out: list[Finding], refs: References, value: Any, pointer: str) -> N
 
 # --- subject fields of the national 双公示 standard -----------------------------
 
+_SUBJECT_FIELDS = ("uscc", "subject_category", "authority_uscc", "data_source_uscc", "org_code",
+                   "legal_rep_id_number", "legal_rep_id_type", "person_id_number", "person_id_type")
+
+
 def _subject(out: list[Finding], rec: dict[str, Any]) -> None:
+    # The same party, authority and source recur across decisions: memoise on
+    # the fields these checks read (only hashable values are cached).
+    key = tuple(rec.get(f) for f in _SUBJECT_FIELDS)
+    try:
+        found = _subject_findings(key)
+    except TypeError:  # an unhashable value (a list where text belongs): the schema reports it
+        found = _subject_findings.__wrapped__(key)
+    out.extend(found)
+
+
+@lru_cache(maxsize=1 << 18)
+def _subject_findings(key: tuple[Any, ...]) -> tuple[Finding, ...]:
+    out: list[Finding] = []
+    rec = dict(zip(_SUBJECT_FIELDS, key))
     uscc = rec.get("uscc")
     category = rec.get("subject_category")
     _uscc(out, uscc, "/uscc", "统一社会信用代码")
@@ -175,6 +194,7 @@ def _subject(out: list[Finding], rec: dict[str, Any]) -> None:
             out.append(("org-code-mismatch", "/org_code", f"组织机构代码“{org}”与统一社会信用代码第 9-17 位“{ids.uscc_org_code(uscc)}”不一致"))
     _id_number(out, rec.get("legal_rep_id_number"), rec.get("legal_rep_id_type"), "/legal_rep_id_number", "法定代表人证件号码")
     _id_number(out, rec.get("person_id_number"), rec.get("person_id_type"), "/person_id_number", "证件号码")
+    return tuple(out)
 
 
 def _revocation(out: list[Finding], rec: dict[str, Any]) -> None:

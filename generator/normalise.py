@@ -241,6 +241,16 @@ def _prop_types(prop: dict[str, Any]) -> tuple[str, str]:
 
 
 @cache
+def nullable(kind: str, path: str) -> bool:
+    """Whether the schema accepts null for a top-level field."""
+    prop = schemas.load(kind)["properties"].get(path, {})
+    if any(alt.get("type") == "null" for alt in prop.get("anyOf", [])):
+        return True
+    t = prop.get("type")
+    return isinstance(t, list) and "null" in t
+
+
+@cache
 def converter(kind: str, path: str) -> Callable[[Any], Any]:
     """The cell converter for a field path of a kind."""
     schema = schemas.load(kind)

@@ -20,7 +20,7 @@ import orjson
 
 from liushuang import schemas
 
-from .normalise import ColumnPlan, plan_columns
+from .normalise import ColumnPlan, nullable, plan_columns
 from .rules import Issue
 
 FORMATS = ("jsonl", "json", "csv", "parquet", "xlsx")
@@ -331,18 +331,58 @@ def _read_parquet(src: SourceFile, row_groups: list[int] | None = None) -> Itera
     names = pf.schema_arrow.names
     src.columns = plan = plan_columns(src.kind, names)
     wanted = [names[i] for i, _, _ in plan.columns]
-    positions = {name: pos for pos, name in enumerate(wanted)}
-    order = [(positions[names[i]], path, conv) for i, path, conv in plan.columns]
-    sub = ColumnPlan(tuple(order), plan.unknown, plan.duplicate)
+    paths = [path for _, path, _ in plan.columns]
+    convs = [conv for _, _, conv in plan.columns]
+    nested = any("." in path for path in paths)
+    strict = [path for path in paths if not nullable(src.kind, path)]
     row = 0
     try:
         for batch in pf.iter_batches(batch_size=16384, columns=wanted, row_groups=row_groups):
-            columns = [col.to_pylist() for col in batch.columns]
-            for cells in zip(*columns):
-                row += 1
-                yield RawRecord(sub.record(cells), row=row)
+            columns = [_column_values(batch.column(j), convs[j]) for j in range(len(wanted))]
+            if nested:
+                sub = ColumnPlan(tuple((j, paths[j], _identity) for j in range(len(paths))), (), ())
+                for cells in zip(*columns):
+                    row += 1
+                    yield RawRecord(sub.record(cells), row=row)
+            else:
+                # dict(zip()) runs in C; a null stays only where the schema allows null
+                # (where it means the same as absent), else it is dropped as a CSV blank would be.
+                for cells in zip(*columns):
+                    row += 1
+                    rec = dict(zip(paths, cells))
+                    for p in strict:
+                        if rec[p] is None:
+                            del rec[p]
+                    yield RawRecord(rec, row=row)
     except (pa.ArrowInvalid, pa.ArrowException) as exc:
         raise ReadError(Issue("file-format", f"文件“{src.name}”在第 {row + 1} 行之后损坏（{_short(str(exc))}）", file=src.name, row=row + 1, kind=src.kind)) from exc
+
+
+def _identity(value: Any) -> Any:
+    return value
+
+
+_ISO_DATE = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$"
+
+
+def _column_values(arr: Any, conv: Any) -> list[Any]:
+    """Python values of one column, converted like a CSV cell would be, with
+    the common cases done by Arrow on the whole column: text trimmed, empty
+    text as null, converters skipped where the column is already canonical."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    from .normalise import _as_text, parse_date
+
+    if pa.types.is_string(arr.type) or pa.types.is_large_string(arr.type):
+        arr = pc.utf8_trim_whitespace(arr)
+        arr = pc.if_else(pc.equal(arr, ""), pa.scalar(None, arr.type), arr)
+        if conv is _as_text:
+            return arr.to_pylist()
+        if conv is parse_date and pc.all(pc.match_substring_regex(arr, _ISO_DATE)).as_py() in (True, None):
+            return arr.to_pylist()
+    values = arr.to_pylist()
+    return [None if v is None else conv(v) for v in values]
 
 
 # --- Excel --------------------------------------------------------------------------

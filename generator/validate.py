@@ -89,6 +89,9 @@ class Outcome:
     has_data: bool = True
 
 
+_KEY_FIELDS = {k: schemas.key_fields(k) for k in schemas.KINDS}
+
+
 def _clean_outcome(line: int | None, row: int | None, byte_offset: int | None, key: Any) -> Outcome:
     return Outcome(line=line, row=row, byte_offset=byte_offset, data=None, key=key, issues=[], pending=None, has_data=False)
 
@@ -122,7 +125,7 @@ def assess(kind: str, raw: readers.RawRecord, compiled: Schemas, known_regions: 
         if findings:
             issues += [Issue(slug, msg, pointer=ptr) for slug, ptr, msg in findings]
         pending = refs.take()
-        key = _key_of(data, schemas.key_fields(kind))
+        key = _key_of(data, _KEY_FIELDS[kind])
     return Outcome(raw.line, raw.row, raw.byte_offset, data, key, issues, pending, disagreed)
 
 

@@ -1,0 +1,150 @@
+"""Load validated records into the compact columns the audits need.
+
+Records pass the same validator as the site build; only accepted records are
+audited, and the validation summary travels with the audit report. Dates
+become day numbers (days since 1970-01-01, ``MISSING`` when absent) so the
+deadline arithmetic runs on numpy arrays. Rows are sorted by key on load:
+results do not depend on the order of the input records.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from liushuang.generator.report import Report
+from liushuang.generator.validate import Validator
+from liushuang.policy import Policy
+
+MISSING = -1
+_EPOCH_ORD = dt.date(1970, 1, 1).toordinal()
+_CN = dt.timezone(dt.timedelta(hours=8))
+
+
+def day(value: Any) -> int:
+    """Day number of an ISO date, or of a date-time's date in China time."""
+    if not value:
+        return MISSING
+    if len(value) == 10:
+        return dt.date.fromisoformat(value).toordinal() - _EPOCH_ORD
+    if value.endswith("+08:00"):
+        return dt.date.fromisoformat(value[:10]).toordinal() - _EPOCH_ORD
+    return dt.datetime.fromisoformat(value).astimezone(_CN).date().toordinal() - _EPOCH_ORD
+
+
+def iso(day_number: int) -> str | None:
+    return None if day_number == MISSING else dt.date.fromordinal(int(day_number) + _EPOCH_ORD).isoformat()
+
+
+@dataclass
+class Columns:
+    """Column store of one kind: name -> list, all of equal length."""
+
+    names: tuple[str, ...]
+    data: dict[str, list[Any]] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.data = {n: [] for n in self.names}
+
+    def add(self, values: tuple[Any, ...]) -> None:
+        for n, v in zip(self.names, values):
+            self.data[n].append(v)
+
+    def __len__(self) -> int:
+        return len(self.data[self.names[0]])
+
+    def __getitem__(self, name: str) -> list[Any]:
+        return self.data[name]
+
+    def array(self, name: str) -> np.ndarray:
+        return np.asarray(self.data[name], dtype=np.int64)
+
+    def sort(self, key: str) -> None:
+        order = sorted(range(len(self)), key=lambda i: self.data[key][i])
+        for n in self.names:
+            col = self.data[n]
+            self.data[n] = [col[i] for i in order]
+
+
+def _items_departments(rec: dict[str, Any]) -> tuple[str, ...]:
+    return tuple(sorted({i["department"] for i in rec["items"]}))
+
+
+# kind -> (columns, extractor). The first column is the sort key.
+EXTRACT = {
+    "entities": (("uscc", "credit_class", "status", "region_code", "industry_code", "registered_on"),
+                 lambda r: (r["uscc"], r.get("credit_class"), r["status"], r["region_code"], r["industry_code"], day(r["registered_on"]))),
+    "inspectors": (("inspector_id", "department", "active_from", "active_to"),
+                   lambda r: (r["inspector_id"], r["department"], day(r["active_from"]), day(r.get("active_to")))),
+    "inspection_items": (("item_id", "name", "department"), lambda r: (r["item_id"], r["name"], r["department"])),
+    "notifications": (("notification_id", "registration_id", "uscc", "department", "item_departments", "commitment_signed",
+                       "pushed", "claimed"),
+                      lambda r: (r["notification_id"], r["registration_id"], r["uscc"], r["department"], _items_departments(r),
+                                 r["commitment_signed"], day(r["pushed_at"]), day(r.get("claimed_at")))),
+    "feedback": (("feedback_id", "notification_id", "feedback_type", "outcome", "fed_back"),
+                 lambda r: (r["feedback_id"], r["notification_id"], r["feedback_type"], r.get("outcome"), day(r["fed_back_at"]))),
+    "tracking": (("tracking_id", "notification_id", "uscc", "department", "finding", "action_on", "reported"),
+                 lambda r: (r["tracking_id"], r.get("notification_id"), r["uscc"], r["department"], r["finding"],
+                            day(r["action_on"]), day(r.get("reported_to_registrar_on")))),
+    "licenses": (("decision_number", "uscc", "authority", "decided", "published", "revoked", "withdrawn"),
+                 lambda r: (r["decision_number"], r.get("uscc"), r["authority"], day(r["decided_on"]), day(r.get("published_on")),
+                            day(r.get("revoked_on")), day(r.get("withdrawn_on")))),
+    "penalties": (("decision_number", "uscc", "authority", "decided", "published", "revoked", "withdrawn", "exempt", "publicity_end"),
+                  None),  # needs the policy: see load()
+    "assessments": (("assessment_id", "assessment_type", "subject_type", "uscc", "level", "assessed", "valid_until", "ratio"),
+                    lambda r: (r["assessment_id"], r["assessment_type"], r["subject_type"], r.get("uscc"), r["level"],
+                               day(r["assessed_on"]), day(r.get("valid_until")), r.get("inspection_ratio"))),
+    "inspection_tasks": (("task_id", "department", "items", "drawn", "members", "strata", "assignments"),
+                         lambda r: (r["task_id"], r["department"], tuple(r["items"]), day(r["drawn_at"]),
+                                    tuple((m["uscc"], m["stratum"]) for m in r["frame"]["members"]),
+                                    tuple((s["stratum"], s["size"], s["sample_size"], s.get("ratio")) for s in r["strata"]),
+                                    tuple((a["uscc"], len(set(a["inspectors"]))) for a in r["assignments"]))),
+    "inspection_results": (("key", "task_id", "uscc", "n_inspectors", "completed", "published"),
+                           lambda r: (r["task_id"] + "/" + r["uscc"], r["task_id"], r["uscc"], len(set(r["inspectors"])),
+                                      day(r["completed_on"]), day(r.get("published_on")))),
+}
+
+
+@dataclass
+class AuditData:
+    tables: dict[str, Columns]
+    validation: Report
+    latest_day: int  # the latest date in the data: the default "as of"
+
+    def __getitem__(self, kind: str) -> Columns:
+        return self.tables[kind]
+
+
+def load(data_dir: str | Path, policy: Policy, *, progress: bool | None = None) -> AuditData:
+    from liushuang.publicity import exempt_from_publication, publicity_end
+
+    tables = {kind: Columns(names) for kind, (names, _) in EXTRACT.items()}
+    latest = [MISSING]
+
+    def penalty(r: dict[str, Any]) -> tuple[Any, ...]:
+        end = publicity_end(r, policy)
+        return (r["decision_number"], r.get("uscc"), r["authority"], day(r["decided_on"]), day(r.get("published_on")),
+                day(r.get("revoked_on")), day(r.get("withdrawn_on")), exempt_from_publication(r),
+                MISSING if end is None else end.toordinal() - _EPOCH_ORD)
+
+    extractors = {k: (e or penalty) for k, (_, e) in EXTRACT.items()}
+    latest_cols = {"notifications": ("pushed", "claimed"), "licenses": ("decided", "published"),
+                   "penalties": ("decided", "published"), "inspection_results": ("completed", "published"),
+                   "feedback": ("fed_back",), "tracking": ("action_on",)}
+
+    def sink(kind: str, rec: dict[str, Any]) -> None:
+        row = extractors[kind](rec)
+        tables[kind].add(row)
+        for col in latest_cols.get(kind, ()):
+            v = row[tables[kind].names.index(col)]
+            if v > latest[0]:
+                latest[0] = v
+
+    report = Validator(policy, progress=progress).validate_dir(data_dir, sink=sink)
+    for kind, cols in tables.items():
+        cols.sort(cols.names[0])
+    return AuditData(tables, report, latest[0])
