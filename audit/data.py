@@ -15,9 +15,9 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-
 from liushuang.generator.report import Report
 from liushuang.generator.validate import Validator
+
 from liushuang.policy import Policy
 
 MISSING = -1

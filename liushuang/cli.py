@@ -128,6 +128,94 @@ def synth(out: Path, entities: int, years: int, seed: int, until: str, late_shar
     click.echo(f"已生成 {total} 条记录（{len(manifest['files'])} 个文件）到 {out}；注入缺陷 {len(manifest['expected_issues'])} 处")
 
 
+class _AuditGroup(click.Group):
+    """`liushuang audit DATA` runs every audit; `liushuang audit NAME DATA` one."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        if args and args[0] not in self.commands and args[0] not in ("-h", "--help"):
+            args = ["all", *args]
+        return super().parse_args(ctx, args)
+
+
+def _audit_options(fn):
+    fn = click.argument("data", type=click.Path(path_type=Path))(fn)
+    fn = click.option("-o", "--output", required=True, type=click.Path(file_okay=False, path_type=Path),
+                      help="Directory for the reports (HTML, Markdown, JSON).")(fn)
+    fn = click.option("--as-of", help="Audit date (YYYY-MM-DD) [default: the latest date in the data].")(fn)
+    fn = click.option("--calendar", "calendars", multiple=True, type=click.Path(dir_okay=False, path_type=Path),
+                      help="Extra working-day calendar file (a year's State Council notice), repeatable.")(fn)
+    fn = click.option("--fail-on", type=click.Choice(["info", "low", "medium", "high"]),
+                      help="Exit 1 when a finding reaches this grade (for CI).")(fn)
+    fn = click.option("--site-url", default="/", show_default=True, help="Base URL of the public site, for record links.")(fn)
+    fn = click.option("--progress/--no-progress", default=None, help="Progress bar [default: only on a terminal].")(fn)
+    return policy_option(fn)
+
+
+def _as_of(value: str | None) -> dt.date | None:
+    if value is None:
+        return None
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError as exc:
+        raise UsageError(f"--as-of 应为 YYYY-MM-DD：{value}") from exc
+
+
+def _run_audits(names: list[str], index: bool, data: Path, output: Path, as_of: str | None, calendars: tuple[Path, ...],
+                fail_on: str | None, site_url: str, progress: bool | None, policy_path: Path | None) -> None:
+    from liushuang.audit import run
+
+    if not data.is_dir():
+        raise UsageError(f"数据目录“{data}”不存在或不是目录")
+    policy = _policy(policy_path)
+    try:
+        reports = [run.deadlines_report(data, policy, calendar_files=calendars, as_of=_as_of(as_of),
+                                        site_url=site_url, progress=progress)] if "deadlines" in names else []
+    except (OSError, ValueError) as exc:
+        raise UsageError(str(exc)) from exc
+    for report in reports:
+        paths = report.write(output)
+        worst = report.worst()
+        click.echo(f"{report.title}：发现 {len(report.findings)} 项" + (f"（最高级别：{worst}）" if worst else "") + f" → {paths[0]}")
+    if index:
+        click.echo(f"索引：{run.write_index(output, reports)}")
+    if fail_on and any(r.fails(fail_on) for r in reports):
+        sys.exit(1)
+
+
+@main.group(cls=_AuditGroup)
+def audit() -> None:
+    """Audit the supervision itself: `liushuang audit DATA -o REPORT` runs every audit.
+
+    Example: liushuang audit demo/data -o demo/audit --fail-on high
+    """
+
+
+@audit.command("all")
+@_audit_options
+def audit_all(**kw) -> None:
+    """Run every audit on DATA and write the reports to --output.
+
+    Example: liushuang audit all demo/data -o demo/audit
+    """
+    _run_audits(["deadlines"], True, **kw)
+
+
+@audit.command("deadlines")
+@_audit_options
+def audit_deadlines(**kw) -> None:
+    """Were the legal deadlines and duties of all six doubles met, in Chinese working days?
+
+    Claims within 5 working days, feedback, follow-up, publication within 7,
+    withdrawal of revoked decisions within 3, results within 20, at least two
+    inspectors, every item drawn yearly, class coverage, assessments applied,
+    and bunching on the deadline day. A deadline in a year the calendar lacks
+    is reported as not computable.
+
+    Example: liushuang audit deadlines demo/data -o demo/audit --as-of 2026-11-30
+    """
+    _run_audits(["deadlines"], False, **kw)
+
+
 @main.command()
 def rules() -> None:
     """List every validation rule: slug, severity, title and basis.

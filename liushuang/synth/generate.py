@@ -160,6 +160,8 @@ class _Generator:
             for dept, codes in sorted(by_dept.items()):
                 nid = f"TZ{self.next('tz'):09d}"
                 pushed = _days(registered, rng.randint(0, 1))
+                if pushed > self.c.until:
+                    continue
                 claim_delay = self.delay(5, (8, 25))
                 claimed = None if rng.random() < 0.03 else _days(pushed, claim_delay)
                 if claimed and claimed > self.c.until:
@@ -186,8 +188,9 @@ class _Generator:
                 if rng.random() > 0.85:
                     continue
                 outcome = _weighted(rng, ["准予许可", "未申请", "不予许可", "撤回申请"], [0.72, 0.16, 0.06, 0.06])
-                decided = _days(claimed, rng.randint(3, 40))
-                if decided > self.c.until:
+                decided = _days(claimed, self.delay(20, (30, 60)))  # calendar days; the limit is 20 working days
+                fed_back = _days(decided, self.delay(1, (5, 20)))
+                if fed_back > self.c.until:
                     continue
                 number = None
                 if outcome == "准予许可":
@@ -195,11 +198,11 @@ class _Generator:
                     licenses.append(lic)
                     number = lic["decision_number"]
                 feedback.append({"feedback_id": f"FK{self.next('fk'):09d}", "notification_id": nid, "feedback_type": "结果反馈",
-                                 "department": dept, "fed_back_at": _dt(_days(decided, self.delay(5, (10, 30))), rng),
+                                 "department": dept, "fed_back_at": _dt(fed_back, rng),
                                  "outcome": outcome, "license_decision_number": number, "note": None})
-                if outcome == "未申请" and rng.random() < 0.8:
+                if outcome != "准予许可" and rng.random() > self.c.late_share:
                     finding = _weighted(rng, ["无证经营", "未发现经营", "已取得许可"], [0.35, 0.45, 0.2])
-                    action_on = _days(decided, rng.randint(5, 60))
+                    action_on = _days(claimed, self.delay(25, (35, 90)))  # calendar days after the claim
                     if action_on <= self.c.until:
                         tracking.append({
                             "tracking_id": f"GZ{self.next('gz'):09d}", "notification_id": nid, "uscc": e["uscc"], "department": dept,
@@ -210,6 +213,16 @@ class _Generator:
             items = industry_items[e["industry_code"]]
             if items and rng.random() < 0.25 * self.c.years / 3:
                 licenses.append(self.license(e, rng.choice(items), self.day()))
+        # A revoked licence is reported back to the registrar (双跟踪), mostly.
+        for lic in licenses:
+            if lic["revoked_on"] and lic["uscc"] and rng.random() > self.c.late_share:
+                reported = _days(dt.date.fromisoformat(lic["revoked_on"]), rng.randint(1, 10))
+                if reported <= self.c.until:
+                    tracking.append({
+                        "tracking_id": f"GZ{self.next('gz'):09d}", "notification_id": None, "uscc": lic["uscc"],
+                        "department": lic["authority"], "action_on": lic["revoked_on"], "action": "告知登记机关",
+                        "finding": "许可被撤销后经营", "penalty_decision_number": None,
+                        "reported_to_registrar_on": reported.isoformat(), "note": f"许可决定 {lic['decision_number']} 已撤销"})
         self.records.update(notifications=notes, feedback=feedback, licenses=licenses, tracking=tracking)
 
     def license(self, e: dict[str, Any], item: str, decided: dt.date) -> dict[str, Any]:
@@ -251,7 +264,8 @@ class _Generator:
                 rec.update(revoked_on=revoked.isoformat(), revocation_kind="撤销", revocation_reason="申请人以欺骗手段取得许可", status="无效")
                 if rec["published_on"]:
                     due = dt.date.fromisoformat(max(rec["revoked_on"], rec["published_on"]))
-                    rec["withdrawn_on"] = _days(due, self.delay(2, (6, 20))).isoformat()
+                    withdrawn = _days(due, self.delay(2, (6, 20)))
+                    rec["withdrawn_on"] = withdrawn.isoformat() if withdrawn <= self.c.until else None
         return rec
 
     # --- 双公示: penalties --------------------------------------------------------
@@ -327,11 +341,13 @@ class _Generator:
             return
         if rec.get("revoked_on"):
             due = dt.date.fromisoformat(max(rec["revoked_on"], rec["published_on"]))
-            rec["withdrawn_on"] = _days(due, self.delay(2, (6, 20))).isoformat()
+            withdrawn = _days(due, self.delay(2, (6, 20)))
+            rec["withdrawn_on"] = withdrawn.isoformat() if withdrawn <= self.c.until else None
             return
         end = publicity_end(rec, self.policy or load_policy())
         if end is not None and end < self.c.until:
-            rec["withdrawn_on"] = _days(end, self.delay(1, (5, 40))).isoformat()
+            withdrawn = _days(end, self.delay(1, (5, 40)))
+            rec["withdrawn_on"] = withdrawn.isoformat() if withdrawn <= self.c.until else None
 
     # --- 双评估 -----------------------------------------------------------------------
     def assessments(self, entities: list[dict[str, Any]]) -> list[dict[str, Any]]:
