@@ -145,6 +145,6 @@ def load(data_dir: str | Path, policy: Policy, *, progress: bool | None = None) 
                 latest[0] = v
 
     report = Validator(policy, progress=progress).validate_dir(data_dir, sink=sink)
-    for kind, cols in tables.items():
+    for cols in tables.values():
         cols.sort(cols.names[0])
     return AuditData(tables, report, latest[0])

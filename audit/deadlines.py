@@ -259,7 +259,7 @@ def audit_deadlines(data: AuditData, policy: Policy, cal: Calendar, as_of: dt.da
         "penalties", [pen["decision_number"][i] for i in owed], [pen["authority"][i] for i in owed],
         np.array([pen["decided"][i] for i in owed], dtype=np.int64), np.array([pen["published"][i] for i in owed], dtype=np.int64), cal, today))
     w_ids, w_deps, w_trig, w_event = [], [], [], []
-    for table, kind in ((lic, "licenses"), (pen, "penalties")):
+    for table in (lic, pen):
         for i, r in enumerate(table["revoked"]):
             if r != MISSING and table["published"][i] != MISSING:
                 w_ids.append(table["decision_number"][i])
