@@ -14,8 +14,17 @@ A hash-ticket draw in the spirit of election risk-limiting audits:
    inspectors recused for that entity.
 
 Canonical JSON: UTF-8, keys sorted, no insignificant whitespace
-(``orjson.dumps(..., option=OPT_SORT_KEYS)``). The spec with test vectors is
-tests/test_synth.py re-derives synthetic draws with it.
+(``orjson.dumps(..., option=OPT_SORT_KEYS)``).
+
+A second algorithm, ``cryptorandom-sample_by_index`` version ``0.4``, re-derives
+draws made with Stark's ``cryptorandom`` package (the SHA-256 PRNG election
+audits use): one generator seeded with the seed value; strata in sorted name
+order, each sampled with ``sample_by_index`` over its members in frame order;
+then, for each selected entity in order, ``sample_by_index`` over the sorted
+pool minus that entity's recusals. Its result depends on the frame order, so
+its commitment covers the frame in platform order.
+
+The specification with test vectors is docs/draw-algorithm.md; tests pin them.
 """
 
 from __future__ import annotations
@@ -28,6 +37,9 @@ import orjson
 
 ALGORITHM_ID = "liushuang-ticket"
 ALGORITHM_VERSION = "1"
+CRYPTORANDOM_ID = "cryptorandom-sample_by_index"
+CRYPTORANDOM_VERSION = "0.4"
+ALGORITHMS = {(ALGORITHM_ID, ALGORITHM_VERSION), (CRYPTORANDOM_ID, CRYPTORANDOM_VERSION)}
 
 
 @dataclass(frozen=True)
@@ -39,12 +51,18 @@ class DrawDesign:
     inspectors_per_entity: int
     seed_source: str
     recusals: Mapping[str, frozenset[str]]  # inspector id -> entities they must not inspect
+    algorithm: tuple[str, str] = (ALGORITHM_ID, ALGORITHM_VERSION)
+
+    @property
+    def order_matters(self) -> bool:
+        return self.algorithm[0] == CRYPTORANDOM_ID
 
     def canonical(self) -> bytes:
+        frame = [[u, s] for u, s in self.frame]
         payload = {
-            "algorithm": {"id": ALGORITHM_ID, "version": ALGORITHM_VERSION},
+            "algorithm": {"id": self.algorithm[0], "version": self.algorithm[1]},
             "task_id": self.task_id,
-            "frame": sorted([u, s] for u, s in self.frame),
+            "frame": frame if self.order_matters else sorted(frame),
             "sample_sizes": dict(sorted(self.sample_sizes.items())),
             "inspector_pool": sorted(self.inspector_pool),
             "inspectors_per_entity": self.inspectors_per_entity,
@@ -82,6 +100,40 @@ class DrawResult:
 
 
 def draw(design: DrawDesign, seed: str) -> DrawResult:
+    """Perform the design's draw with ``seed``, by its algorithm."""
+    if design.algorithm == (ALGORITHM_ID, ALGORITHM_VERSION):
+        return _ticket_draw(design, seed)
+    if design.algorithm == (CRYPTORANDOM_ID, CRYPTORANDOM_VERSION):
+        return _cryptorandom_draw(design, seed)
+    raise ValueError(f"unknown algorithm {design.algorithm[0]} {design.algorithm[1]}")
+
+
+def _eligible(design: DrawDesign, uscc: str) -> list[str]:
+    pool = [i for i in sorted(design.inspector_pool) if uscc not in design.recusals.get(i, frozenset())]
+    if len(pool) < design.inspectors_per_entity:
+        raise ValueError(f"{uscc}: only {len(pool)} inspectors left after recusal")
+    return pool
+
+
+def _cryptorandom_draw(design: DrawDesign, seed: str) -> DrawResult:
+    from .sha256prng import Sha256Prng, sample_by_index
+
+    prng = Sha256Prng(int(seed) if seed.isdigit() else seed)
+    members: dict[str, list[str]] = {}
+    for uscc, stratum in design.frame:
+        members.setdefault(stratum, []).append(uscc)
+    selections: list[tuple[str, str]] = []
+    for stratum in sorted(members):
+        n = design.sample_sizes.get(stratum, 0)
+        selections += [(members[stratum][i], stratum) for i in sample_by_index(len(members[stratum]), n, prng)]
+    assignments = []
+    for uscc, _ in selections:
+        pool = _eligible(design, uscc)
+        assignments.append((uscc, tuple(pool[i] for i in sample_by_index(len(pool), design.inspectors_per_entity, prng))))
+    return DrawResult(tuple(selections), tuple(assignments))
+
+
+def _ticket_draw(design: DrawDesign, seed: str) -> DrawResult:
     """Select entities per stratum and assign inspectors. Strata are taken in
     sorted name order, entities within a stratum by ascending ticket."""
     by_stratum: dict[str, list[tuple[int, str]]] = {}
@@ -96,9 +148,6 @@ def draw(design: DrawDesign, seed: str) -> DrawResult:
             selections.append((uscc, stratum))
     assignments = []
     for uscc, _ in selections:
-        pool = [i for i in design.inspector_pool if uscc not in design.recusals.get(i, frozenset())]
-        if len(pool) < design.inspectors_per_entity:
-            raise ValueError(f"{uscc}: only {len(pool)} inspectors left after recusal")
-        ranked = sorted(pool, key=lambda i: inspector_ticket(seed, design.task_id, uscc, i))
+        ranked = sorted(_eligible(design, uscc), key=lambda i: inspector_ticket(seed, design.task_id, uscc, i))
         assignments.append((uscc, tuple(ranked[: design.inspectors_per_entity])))
     return DrawResult(tuple(selections), tuple(assignments))

@@ -25,7 +25,7 @@ def hbars(items: list[tuple[str, float]], title: str, *, fmt: str = "{:.1%}", li
     """Horizontal bars, one per label (e.g. compliance per department)."""
     if not items:
         return ""
-    label_w, bar_w, row_h = 190, 330, 22
+    label_w, bar_w, row_h = 270, 330, 22
     top = max(limit or 0, max(v for _, v in items)) or 1
     height = row_h * len(items) + 30
     body = []
@@ -33,7 +33,7 @@ def hbars(items: list[tuple[str, float]], title: str, *, fmt: str = "{:.1%}", li
         y = 10 + i * row_h
         w = max(0.0, value) / top * bar_w
         colour = RED if threshold is not None and value < threshold else BLUE
-        body.append(f'<text x="{label_w - 6}" y="{y + 14}" text-anchor="end" fill="#202124">{escape(label[:16])}</text>'
+        body.append(f'<text x="{label_w - 6}" y="{y + 14}" text-anchor="end" fill="#202124">{escape(label if len(label) <= 20 else label[:19] + "…")}</text>'
                     f'<rect x="{label_w}" y="{y + 3}" width="{w:.1f}" height="{row_h - 8}" fill="{colour}"/>'
                     f'<text x="{label_w + w + 4:.1f}" y="{y + 14}" fill="#202124">{escape(fmt.format(value))}</text>')
     if threshold is not None:

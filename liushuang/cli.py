@@ -233,21 +233,34 @@ def rules() -> None:
 @click.argument("out", type=click.Path(file_okay=False, path_type=Path), default="liushuang-demo")
 @click.option("--entities", default=2000, show_default=True, help="Size of the synthetic city.")
 def demo(out: Path, entities: int) -> None:
-    """Run the whole job on built-in synthetic data: synthesise, then validate.
+    """Run the whole job on built-in synthetic data: synthesise, validate, audit.
 
     Example: liushuang demo liushuang-demo
     """
+    from liushuang.audit import run
     from liushuang.generator.validate import Validator
+    from liushuang.policy import load_policy
     from liushuang.synth.generate import SynthConfig, generate, write_dataset
 
     data = out / "data"
-    click.echo(f"1/2 生成合成数据（{entities} 个市场主体）→ {data}")
-    write_dataset(generate(SynthConfig(entities=entities)), data)
-    click.echo("2/2 校验全部记录")
+    config = SynthConfig(entities=entities)
+    click.echo(f"1/3 生成合成数据（{entities} 个市场主体，截至 {config.until}）→ {data}")
+    write_dataset(generate(config), data)
+    click.echo("2/3 校验全部记录")
     report = Validator(quarantine_dir=out / "quarantine").validate_dir(data)
     click.echo(report.render_text(10))
     click.echo("")
-    click.echo(f"下一步：liushuang synth {out}/bad --all-defects && liushuang validate {out}/bad 查看错误报告的样子")
+    click.echo("3/3 审计履职期限")
+    audits = [run.deadlines_report(data, load_policy(), as_of=config.until)]
+    for a in audits:
+        a.write(out / "audit")
+    index = run.write_index(out / "audit", audits)
+    for a in audits:
+        counts = {g: sum(1 for f in a.findings if f.grade == g) for g in ("high", "medium", "low", "info")}
+        click.echo(f"{a.title}：严重 {counts['high']}，中等 {counts['medium']}，轻微 {counts['low']}，提示 {counts['info']}")
+    click.echo("")
+    click.echo(f"审计报告：{index}")
+    click.echo(f"查看错误报告的样子：liushuang synth {out}/bad --all-defects && liushuang validate {out}/bad")
     sys.exit(report.exit_code)
 
 

@@ -89,6 +89,8 @@ def test_demo_runs_end_to_end(tmp_path: Path):
     assert r.exit_code == 0, r.output
     assert (tmp_path / "demo" / "data" / "penalties.jsonl").exists()
     assert "全部记录通过校验" in r.output
+    assert (tmp_path / "demo" / "audit" / "index.html").exists()
+    assert (tmp_path / "demo" / "audit" / "deadlines.html").exists()
 
 
 def test_console_script_is_installed():
@@ -98,8 +100,11 @@ def test_console_script_is_installed():
 
 def test_readme_documents_every_command_and_two_command_quick_start():
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
-    for name in main.commands:
+    for name, command in main.commands.items():
         assert f"liushuang {name}" in readme, name
+        for sub in getattr(command, "commands", {}):
+            if sub != "all":
+                assert f"liushuang {name} {sub}" in readme, sub
     quick = readme.split("## Quick start", 1)[1].split("```", 2)[1]
     commands = [ln for ln in quick.splitlines()[1:] if ln.strip() and not ln.strip().startswith("#")]
     assert len(commands) == 2 and "liushuang demo" in commands[0]
@@ -110,3 +115,26 @@ def test_readme_documents_every_command_and_two_command_quick_start():
 def test_every_command_has_an_example():
     for name, command in main.commands.items():
         assert "Example: liushuang " + name in (command.help or ""), name
+        for sub, subcommand in getattr(command, "commands", {}).items():
+            assert f"Example: liushuang {name} {sub}" in (subcommand.help or ""), sub
+
+
+def test_audit_writes_reports_and_index(clean_dir: Path, tmp_path: Path):
+    r = run("audit", str(clean_dir), "-o", str(tmp_path / "rep"), "--as-of", "2026-11-30")
+    assert r.exit_code == 0, r.output
+    for name in ("deadlines.html", "deadlines.md", "deadlines.json", "index.html"):
+        assert (tmp_path / "rep" / name).stat().st_size > 0, name
+    doc = orjson.loads((tmp_path / "rep" / "deadlines.json").read_bytes())
+    assert doc["meta"]["审计截止日"] == "2026-11-30"
+    assert "claim" in doc["results"]["rules"]
+    html = (tmp_path / "rep" / "deadlines.html").read_text(encoding="utf-8")
+    assert "<svg" in html and "<script" not in html and "http://" not in html.replace("http://www.w3.org/2000/svg", "")
+
+
+def test_audit_fail_on_and_usage_errors(clean_dir: Path, tmp_path: Path):
+    # The synthetic city has late steps (late_share): high-grade findings exist.
+    assert run("audit", "deadlines", str(clean_dir), "-o", str(tmp_path / "r"), "--fail-on", "high").exit_code == 1
+    assert run("audit", "deadlines", str(clean_dir), "-o", str(tmp_path / "r")).exit_code == 0
+    assert run("audit", "deadlines", str(clean_dir), "-o", str(tmp_path / "r"), "--as-of", "30/11/2026").exit_code == 2
+    assert run("audit", str(tmp_path / "missing"), "-o", str(tmp_path / "r")).exit_code == 2
+    assert run("audit", "deadlines", str(clean_dir)).exit_code == 2  # -o is required

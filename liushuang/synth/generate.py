@@ -405,6 +405,7 @@ class _Generator:
         for code, _n, _w, its, _ in V.INDUSTRIES:
             for it in its:
                 dept_industries.setdefault(V.CATALOGUE[it][1], set()).add(code)
+        names = {e["uscc"]: e["name"] for e in entities}
         for year in range(self.c.start.year, self.c.until.year + 1):
             for item in items:
                 dept = item["department"]
@@ -425,8 +426,10 @@ class _Generator:
                     for _, s in frame:
                         sizes[s] = sizes.get(s, 0) + 1
                     sample = {s: min(n, max(1, round(n * ratio[s]))) for s, n in sizes.items()}
-                    pool = [i for i in inspectors if i["department"] == dept and i["active_from"] <= drawn.isoformat()
-                            and (i["active_to"] is None or i["active_to"] >= end.isoformat())]
+                    eligible = [i for i in inspectors if i["department"] == dept and i["active_from"] <= drawn.isoformat()
+                                and (i["active_to"] is None or i["active_to"] >= end.isoformat())]
+                    # The task's team: a share of the department's roster, as real tasks are staffed.
+                    pool = sorted(rng.sample(eligible, k=min(len(eligible), 30)), key=lambda i: i["inspector_id"])
                     recusals = {i["inspector_id"]: frozenset(r["uscc"] for r in i["recusals"]) for i in pool}
                     task_id = f"RW{year}{V.DEPARTMENTS[dept][0]}{self.next('rw' + str(year)):04d}"
                     verifiable = rng.random() < 0.85
@@ -462,12 +465,12 @@ class _Generator:
                         "commitment": {"hash": drawing.commitment(design), "committed_at": _dt(committed, rng)} if verifiable else None,
                         "seed": {"value": drawing.derive_seed(drawing.commitment(design), public), "source": source, "public_values": public,
                                  "derived_at": _dt(_days(drawn, -1), rng)} if verifiable else None,
+                        "inspector_pool": [i["inspector_id"] for i in pool], "inspectors_per_entity": 2,
                         "drawn_at": _dt(drawn, rng), "redraws": [],
                         "selections": [{"uscc": u, "stratum": s, "order": n} for n, (u, s) in enumerate(selections, 1)],
                         "assignments": [{"uscc": u, "inspectors": p} for u, p in assignments],
                         "notice_on": _days(drawn, rng.randint(1, 3)).isoformat(),
                     })
-                    names = {e["uscc"]: e["name"] for e in entities}
                     for u, people in assignments:
                         completed = self.day(start, end)
                         if completed > self.c.until:

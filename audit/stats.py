@@ -1,0 +1,373 @@
+"""Statistics across draws (AUDIT-METHOD.md §2): were some entities favoured,
+protected, or steered to particular inspectors?
+
+Null model: in draw t an entity i of stratum h is selected with probability
+π_it = n_th / N_th (simple random sampling without replacement in each
+stratum, independently across draws), and each selected entity gets k of the
+M inspectors of the draw's pool uniformly. The null distributions depend only
+on the recorded design, so :class:`NullModel` computes them once; observing
+a set of draws then costs look-ups. This is what makes the Monte Carlo tests
+at city scale and the calibration study affordable.
+
+Results are scipy-style objects with ``statistic``, ``pvalue`` and an effect
+size. Every random procedure takes an explicit ``numpy.random.Generator``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from scipy import signal, stats
+
+from .draw_data import DrawData
+
+# --- design and observations ---------------------------------------------------------
+
+@dataclass
+class Design:
+    n_entities: int
+    block_draw: np.ndarray  # per block (draw × stratum): draw index
+    block_size: np.ndarray  # N
+    block_sample: np.ndarray  # n
+    offsets: np.ndarray  # block b's members are members[offsets[b]:offsets[b+1]], in platform order
+    members: np.ndarray  # entity indices
+    pools: list[np.ndarray]  # per draw: inspector indices of its pool
+    k: np.ndarray  # per draw: inspectors per selected entity
+    inspector_names: list[str]
+
+    @property
+    def n_blocks(self) -> int:
+        return len(self.block_size)
+
+    def member_block(self) -> np.ndarray:
+        return np.repeat(np.arange(self.n_blocks), self.block_size)
+
+
+@dataclass
+class Observed:
+    counts: np.ndarray  # selections per entity
+    sel_block: np.ndarray  # per selection: block
+    sel_pos: np.ndarray  # per selection: position within the block's member list (0-based)
+    sel_entity: np.ndarray
+    assigned: np.ndarray  # per selection × k_max: inspector index, -1 where none
+
+
+def design_from(data: DrawData) -> tuple[Design, Observed]:
+    """The recorded design of every draw, and what was observed."""
+    inspector_names = sorted({p for t in data.tasks for p in (t.inspector_pool or ())} |
+                             {p for t in data.tasks for _, ps in t.assignments for p in ps})
+    ins = {p: i for i, p in enumerate(inspector_names)}
+    sizes, samples, draws, chunks, pools, ks = [], [], [], [], [], []
+    sel_block, sel_pos, sel_entity, assigned = [], [], [], []
+    k_max = max([t.inspectors_per_entity for t in data.tasks] + [2])
+    for d, t in enumerate(data.tasks):
+        people = {e: ps for e, ps in t.assignments}
+        pool = t.inspector_pool or tuple(sorted({p for ps in people.values() for p in ps}))
+        pools.append(np.array([ins[p] for p in pool], dtype=np.int32))
+        ks.append(t.inspectors_per_entity)
+        n_of = {s: n for s, _, n, _ in t.declared}
+        selected = set(t.selections.tolist())
+        for code, name in enumerate(t.strata_names):
+            mem = t.frame[t.frame_strata == code]
+            if not len(mem):
+                continue
+            b = len(sizes)
+            sizes.append(len(mem))
+            samples.append(min(n_of.get(name, 0), len(mem)))
+            draws.append(d)
+            chunks.append(mem)
+            for pos, e in enumerate(mem.tolist()):
+                if e in selected:
+                    sel_block.append(b)
+                    sel_pos.append(pos)
+                    sel_entity.append(e)
+                    row = [ins[p] for p in people.get(e, ())][:k_max]
+                    assigned.append(row + [-1] * (k_max - len(row)))
+    offsets = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
+    design = Design(len(data.usccs), np.array(draws, np.int32), np.array(sizes, np.int64), np.array(samples, np.int64), offsets,
+                    np.concatenate(chunks).astype(np.int32) if chunks else np.zeros(0, np.int32), pools, np.array(ks, np.int64),
+                    inspector_names)
+    entity = np.array(sel_entity, np.int64)
+    observed = Observed(np.bincount(entity, minlength=design.n_entities), np.array(sel_block, np.int64), np.array(sel_pos, np.int64),
+                        entity, np.array(assigned, np.int64).reshape(-1, k_max))
+    return design, observed
+
+
+def simulate(design: Design, rng: np.random.Generator, *, with_assignments: bool = True) -> Observed:
+    """One fair replicate of the whole recorded design."""
+    n, size = design.block_sample, design.block_size
+    flip = n * 2 > size  # sample the complement where it is smaller
+    m = np.where(flip, size - n, n)
+    block = np.repeat(np.arange(design.n_blocks), m)
+    pos = _distinct_positions(block, size, rng)
+    chosen = np.zeros(len(design.members), dtype=bool)
+    chosen[design.offsets[block] + pos] = True
+    chosen ^= np.repeat(flip, size)
+    idx = np.flatnonzero(chosen)
+    sel_block = np.searchsorted(design.offsets, idx, side="right") - 1
+    entity = design.members[idx].astype(np.int64)
+    k_max = int(design.k.max()) if len(design.k) else 2
+    assigned = np.full((len(idx), k_max), -1, np.int64)
+    if with_assignments and len(idx):
+        draw = design.block_draw[sel_block]
+        for d in np.unique(draw):
+            rows = np.flatnonzero(draw == d)
+            pool = design.pools[d]
+            k = int(min(design.k[d], len(pool)))
+            if not k:
+                continue
+            keys = rng.random((len(rows), len(pool)))
+            pick = np.argpartition(keys, k - 1, axis=1)[:, :k] if k < len(pool) else np.tile(np.arange(len(pool)), (len(rows), 1))
+            assigned[rows, :k] = pool[pick]
+    return Observed(np.bincount(entity, minlength=design.n_entities), sel_block, idx - design.offsets[sel_block], entity, assigned)
+
+
+def _distinct_positions(block: np.ndarray, size: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Uniform distinct positions within each block: draw with replacement, then
+    redraw every repeat until none is left (rejection keeps the sample uniform)."""
+    pos = (rng.random(len(block)) * size[block]).astype(np.int64)
+    todo = np.arange(len(block))
+    while len(todo):
+        key = block * (int(size.max()) + 1) + pos
+        order = np.argsort(key, kind="stable")
+        dup = np.zeros(len(key), bool)
+        dup[order[1:]] = key[order[1:]] == key[order[:-1]]
+        todo = np.flatnonzero(dup)
+        pos[todo] = (rng.random(len(todo)) * size[block[todo]]).astype(np.int64)
+    return pos
+
+
+# --- result objects -----------------------------------------------------------------------
+
+@dataclass
+class TestResult:
+    name: str
+    statistic: float
+    pvalue: float
+    effect: float | None = None  # e.g. observed / expected
+    detail: dict[str, Any] = field(default_factory=dict)
+    adjusted: float | None = None  # after Holm / BH / Tarone
+
+
+def holm(pvalues: list[float]) -> list[float]:
+    """Holm step-down adjusted p-values."""
+    order = np.argsort(pvalues)
+    m = len(pvalues)
+    out = np.empty(m)
+    running = 0.0
+    for rank, i in enumerate(order):
+        running = max(running, min(1.0, (m - rank) * pvalues[i]))
+        out[i] = running
+    return out.tolist()
+
+
+def bh(pvalues: np.ndarray) -> np.ndarray:
+    if len(pvalues) == 0:
+        return np.zeros(0)
+    return stats.false_discovery_control(np.clip(pvalues, 0, 1), method="bh")
+
+
+# --- the null model ---------------------------------------------------------------------------
+
+def poisson_binomial_pmfs(probs: np.ndarray, owners: np.ndarray, n_owners: int) -> tuple[np.ndarray, np.ndarray]:
+    """Exact Poisson-binomial pmfs for many owners at once.
+
+    ``probs[j]`` belongs to ``owners[j]``. Returns (pmf matrix padded to the
+    longest owner, lengths). Owners are batched by their number of trials and
+    the pmf is built by the recurrence P_j(x) = P_{j-1}(x)(1-p_j) + P_{j-1}(x-1) p_j.
+    """
+    order = np.argsort(owners, kind="stable")
+    probs, owners = probs[order], owners[order]
+    length = np.bincount(owners, minlength=n_owners)
+    start = np.concatenate([[0], np.cumsum(length)])
+    width = int(length.max()) + 1 if n_owners else 1
+    pmf = np.zeros((n_owners, width))
+    pmf[:, 0] = 1.0
+    for L in np.unique(length):
+        if L == 0:
+            continue
+        who = np.flatnonzero(length == L)
+        mat = probs[start[who][:, None] + np.arange(L)[None, :]]
+        p = np.zeros((len(who), L + 1))
+        p[:, 0] = 1.0
+        for j in range(L):
+            q = mat[:, j:j + 1]
+            p[:, 1:j + 2] = p[:, 1:j + 2] * (1 - q) + p[:, 0:j + 1] * q
+            p[:, 0] *= 1 - q[:, 0]
+        pmf[who, :L + 1] = p
+    return pmf, length
+
+
+class NullModel:
+    """Everything the tests need that depends on the design only."""
+
+    def __init__(self, design: Design) -> None:
+        self.design = design
+        member_block = design.member_block()
+        pi = design.block_sample[member_block] / design.block_size[member_block]
+        self.pi_member = pi
+        E = design.n_entities
+        self.mean = np.bincount(design.members, weights=pi, minlength=E)
+        self.var = np.bincount(design.members, weights=pi * (1 - pi), minlength=E)
+        self.exposed = np.bincount(design.members, minlength=E) > 0
+        pmf, self.trials = poisson_binomial_pmfs(pi, design.members.astype(np.int64), E)
+        self.cdf = np.cumsum(pmf, axis=1)  # P(X <= x)
+        self.pmf = pmf
+
+    # per entity ------------------------------------------------------------------------
+    def entity_tails(self, counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Exact P(X >= x) and P(X <= x) per entity."""
+        rows = np.arange(len(counts))
+        x = np.minimum(counts, self.cdf.shape[1] - 1)
+        lower = self.cdf[rows, x]
+        upper = 1.0 - np.where(x > 0, self.cdf[rows, np.maximum(x - 1, 0)], 0.0)
+        upper = np.where(counts > self.trials, 0.0, upper)
+        return np.clip(upper, 0, 1), np.clip(lower, 0, 1)
+
+    # named groups ------------------------------------------------------------------------
+    def group_null(self, in_group: np.ndarray) -> tuple[np.ndarray, int]:
+        """pmf of the number of selections falling in a group (a boolean per
+        entity): the convolution of one hypergeometric per block; and the offset
+        of deterministic selections (blocks entirely inside the group)."""
+        d = self.design
+        k = np.add.reduceat(in_group[d.members].astype(np.int64), d.offsets[:-1]) if d.n_blocks else np.zeros(0, np.int64)
+        k = np.where(d.block_size > 0, k, 0)
+        fixed = int(d.block_sample[k == d.block_size].sum())
+        parts = []
+        for N, K, n in zip(d.block_size[(k > 0) & (k < d.block_size)], k[(k > 0) & (k < d.block_size)],
+                           d.block_sample[(k > 0) & (k < d.block_size)]):
+            lo = max(0, n - (N - K))
+            pmf = stats.hypergeom.pmf(np.arange(lo, min(n, K) + 1), N, K, n)
+            parts.append(np.concatenate([np.zeros(lo), pmf]))
+        return _convolve_all(parts), fixed
+
+    def group_test(self, name: str, in_group: np.ndarray, observed: Observed) -> TestResult:
+        pmf, fixed = self.group_null(in_group)
+        s = int(np.count_nonzero(in_group[observed.sel_entity])) - fixed
+        support = np.arange(len(pmf))
+        expected = float((support * pmf).sum()) + fixed
+        upper = float(pmf[max(s, 0):].sum()) if s < len(pmf) else 0.0
+        lower = float(pmf[:s + 1].sum()) if s >= 0 else 0.0
+        p = min(1.0, 2 * min(upper, lower))
+        return TestResult(name, float(s + fixed), p, (s + fixed) / expected if expected else None,
+                          {"expected": expected, "p_upper": min(upper, 1.0), "p_lower": min(lower, 1.0),
+                           "entities": int(in_group.sum())})
+
+
+def _convolve_all(parts: list[np.ndarray]) -> np.ndarray:
+    """Convolve many pmfs, pairwise (a balanced tree), FFT where long."""
+    if not parts:
+        return np.ones(1)
+    while len(parts) > 1:
+        merged = []
+        for a, b in zip(parts[::2], parts[1::2]):
+            c = signal.fftconvolve(a, b) if len(a) * len(b) > 50_000 else np.convolve(a, b)
+            merged.append(np.clip(c, 0, None))
+        if len(parts) % 2:
+            merged.append(parts[-1])
+        parts = merged
+    out = parts[0]
+    return out / out.sum()
+
+
+# --- the tests -----------------------------------------------------------------------------
+
+def diffuse_statistic(null: NullModel, counts: np.ndarray) -> float:
+    ok = null.var > 0
+    return float((((counts[ok] - null.mean[ok]) ** 2) / null.var[ok]).sum())
+
+
+def zeros_statistic(null: NullModel, counts: np.ndarray) -> int:
+    return int(np.count_nonzero(null.exposed & (counts == 0)))
+
+
+def order_test(design: Design, observed: Observed) -> TestResult:
+    """List-order bias: positions (rank + ½)/N of the selected within their
+    block's platform order, pooled, against the uniform (KS)."""
+    if not len(observed.sel_pos):
+        return TestResult("list-order", 0.0, 1.0)
+    u = (observed.sel_pos + 0.5) / design.block_size[observed.sel_block]
+    res = stats.kstest(u, "uniform")
+    return TestResult("list-order", float(res.statistic), float(res.pvalue), float(np.mean(u)) / 0.5,
+                      {"mean_position": float(np.mean(u)), "selections": int(len(u))})
+
+
+def pairing_test(design: Design, observed: Observed, alpha: float = 0.05) -> tuple[list[TestResult], dict[str, Any]]:
+    """Inspector–entity pairs seen together more often than k/M allows.
+
+    For each (inspector, entity) pair, over the draws that selected the entity
+    with the inspector in the pool, the pair count is Poisson-binomial with
+    probabilities k/M. Pairs that could never reach significance are dropped
+    first (Tarone 1990): m(K) pairs whose smallest attainable p is ≤ α/K, with
+    the smallest K such that m(K) ≤ K; the remaining pairs are tested at α/K.
+    """
+    draw = design.block_draw[observed.sel_block]
+    pair_probs: dict[tuple[int, int], list[float]] = {}
+    pair_count: dict[tuple[int, int], int] = {}
+    entity_draws: dict[int, list[int]] = {}
+    for row, (e, d) in enumerate(zip(observed.sel_entity.tolist(), draw.tolist())):
+        entity_draws.setdefault(e, []).append(row)
+    for e, rows in entity_draws.items():
+        if len(rows) < 2:
+            continue  # one co-occurrence can never be significant
+        for row in rows:
+            d = int(draw[row])
+            pool = design.pools[d]
+            p = min(1.0, design.k[d] / len(pool)) if len(pool) else 0.0
+            got = set(observed.assigned[row][observed.assigned[row] >= 0].tolist())
+            for j in pool.tolist():
+                key = (j, e)
+                pair_probs.setdefault(key, []).append(p)
+                if j in got:
+                    pair_count[key] = pair_count.get(key, 0) + 1
+    keys = [k for k, ps in pair_probs.items() if len(ps) >= 2]
+    min_p = np.array([float(np.prod(pair_probs[k])) for k in keys])
+    K = 1
+    while K <= len(keys) and np.count_nonzero(min_p <= alpha / K) > K:
+        K += 1
+    testable = [k for k, mp in zip(keys, min_p) if mp <= alpha / K]
+    results = []
+    for key in testable:
+        c = pair_count.get(key, 0)
+        if c < 2:
+            continue
+        ps = np.array(pair_probs[key])
+        pmf, _ = poisson_binomial_pmfs(ps, np.zeros(len(ps), np.int64), 1)
+        p = float(pmf[0, c:].sum())
+        j, e = key
+        results.append(TestResult("pair", float(c), p, c / ps.sum(), {"inspector": design.inspector_names[j], "entity": e,
+                                                                     "expected": float(ps.sum()), "draws": len(ps)},
+                                  adjusted=min(1.0, p * K)))
+    return results, {"pairs": len(keys), "testable": len(testable), "tarone_k": K}
+
+
+def workload_test(design: Design, observed: Observed) -> list[TestResult]:
+    """Assignments per inspector against k/M per selected entity of each draw
+    with the inspector in the pool (Poisson-binomial; two-sided)."""
+    draw = design.block_draw[observed.sel_block]
+    per_draw = np.bincount(draw, minlength=len(design.pools))
+    probs, owners = [], []
+    for d, pool in enumerate(design.pools):
+        if not per_draw[d] or not len(pool):
+            continue
+        p = min(1.0, design.k[d] / len(pool))
+        for j in pool.tolist():
+            probs += [p] * int(per_draw[d])
+            owners += [j] * int(per_draw[d])
+    n_ins = len(design.inspector_names)
+    if not probs:
+        return []
+    pmf, trials = poisson_binomial_pmfs(np.array(probs), np.array(owners, np.int64), n_ins)
+    counts = np.bincount(observed.assigned[observed.assigned >= 0], minlength=n_ins)
+    out = []
+    for j in range(n_ins):
+        if not trials[j]:
+            continue
+        c = int(counts[j])
+        upper, lower = float(pmf[j, c:].sum()), float(pmf[j, :c + 1].sum())
+        expected = float(np.dot(np.arange(pmf.shape[1]), pmf[j]))
+        out.append(TestResult("workload", float(c), min(1.0, 2 * min(upper, lower)), c / expected if expected else None,
+                              {"inspector": design.inspector_names[j], "expected": expected}))
+    return out
