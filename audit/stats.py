@@ -307,7 +307,7 @@ def pairing_test(design: Design, observed: Observed, alpha: float = 0.05) -> tup
     pair_probs: dict[tuple[int, int], list[float]] = {}
     pair_count: dict[tuple[int, int], int] = {}
     entity_draws: dict[int, list[int]] = {}
-    for row, (e, d) in enumerate(zip(observed.sel_entity.tolist(), draw.tolist())):
+    for row, e in enumerate(observed.sel_entity.tolist()):
         entity_draws.setdefault(e, []).append(row)
     for e, rows in entity_draws.items():
         if len(rows) < 2:

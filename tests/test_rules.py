@@ -41,7 +41,8 @@ def _first_sample_size(r):
 
 
 def _undeclared_stratum(r):
-    r["frame"]["members"][0]["stratum"] = "Z"
+    selected = {s["uscc"] for s in r["selections"]}
+    next(m for m in r["frame"]["members"] if m["uscc"] not in selected)["stratum"] = "Z"
 
 
 def _selection_stratum(r):
