@@ -14,6 +14,10 @@ DUTY_ORDER = ("双告知", "双反馈", "双跟踪", "双公示", "双评估", "
 OVERDUE_IN_PAGE = 50
 
 
+def _pct(value: float | None) -> str | None:
+    return None if value is None else f"{value:.1%}"
+
+
 def grade(result: RuleResult, compliance: float | None) -> str:
     """The rule's own severity, lowered when nearly every record complied."""
     base = result.rule.severity
@@ -63,7 +67,7 @@ def _section(r: RuleResult, site_url: str) -> Section:
         headers += ["中位用时", "最长用时"]
     rows = []
     for dep, s in deps.items():
-        row = [dep, s["records"], s["due"], s["compliance"], s.get("late", 0), s.get("missing", 0) + s.get("violation", 0),
+        row = [dep, s["records"], s["due"], _pct(s["compliance"]), s.get("late", 0), s.get("missing", 0) + s.get("violation", 0),
                s.get("pending", 0), s.get("not_computable", 0)]
         if r.rule.working_days:
             row += [s.get("median_delay"), s.get("worst_delay")]
@@ -98,13 +102,13 @@ def build(audit: DeadlineAudit, meta: list[tuple[str, str]], *, site_url: str = 
     results = sorted(audit.results, key=lambda r: (DUTY_ORDER.index(r.rule.duty), r.rule.slug))
     sections = [_section(r, site_url) for r in results]
     overview = Table(["职责", "规则", "应履行", "合规率", "逾期", "未履行"],
-                     [[r.rule.duty, r.rule.title, r.summary()["due"], r.summary()["compliance"], r.count("late"),
+                     [[r.rule.duty, r.rule.title, r.summary()["due"], _pct(r.summary()["compliance"]), r.count("late"),
                        r.count("missing") + r.count("violation")] for r in results], caption="各项职责")
     sections.insert(0, Section("总览", "", [overview],
                                [svg.hbars([(r.rule.title, r.summary()["compliance"]) for r in results if r.summary()["compliance"] is not None],
                                           "各项职责合规率", threshold=0.9)]))
     if audit.bunching:
-        rows = [[b.rule, b.department, b.on_deadline, b.day_before, b.statistic, f"{b.pvalue:.3g}", f"{b.qvalue:.3g}"]
+        rows = [[b.rule, b.department, b.on_deadline, b.day_before, _pct(b.statistic), f"{b.pvalue:.3g}", f"{b.qvalue:.3g}"]
                 for b in sorted(audit.bunching, key=lambda b: b.pvalue)]
         sections.append(Section("期限当日集中（倒签迹象）",
                                 "无倒签时，恰在期限当日办结的不会多于前一个工作日（用时分布随时间递减）。"

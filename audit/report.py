@@ -74,7 +74,8 @@ class AuditReport:
     def to_json(self) -> bytes:
         doc = {"title": self.title, "meta": dict(self.meta), "findings": [asdict(f) for f in self.sorted_findings()],
                "notes": self.notes, "results": self.data}
-        return orjson.dumps(doc, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS)
+        return orjson.dumps(doc, default=_plain, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS
+                            | orjson.OPT_SERIALIZE_NUMPY)
 
     def to_markdown(self) -> str:
         return _env().get_template("report.md").render(r=self, grade_zh=GRADE_ZH)
@@ -92,6 +93,13 @@ class AuditReport:
         return out
 
 
+def _plain(value: Any) -> Any:
+    """numpy scalars (from the statistics) as plain numbers."""
+    if hasattr(value, "item"):
+        return value.item()
+    raise TypeError(f"not serialisable: {type(value).__name__}")
+
+
 def _env() -> Environment:
     env = Environment(loader=PackageLoader("liushuang.audit", "templates"), autoescape=select_autoescape(["html"]),
                       trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True)
@@ -104,5 +112,5 @@ def _cell(value: Any) -> str:
     if value is None:
         return "—"
     if isinstance(value, float):
-        return f"{value:.1%}" if 0 <= value <= 1 else f"{value:g}"
+        return f"{value:.4g}"
     return str(value)

@@ -45,6 +45,25 @@ def deadlines_report(data_dir: Path, policy: Policy, *, calendar_files: tuple[Pa
     return report
 
 
+def draws_report(data_dir: Path, policy: Policy, *, resamples: int = 999, seed: int = 0, groups: tuple[Path, ...] = (),
+                 site_url: str = "/", progress: bool | None = None) -> AuditReport:
+    from . import draw_data
+    from .draws import audit_draws, read_groups
+    from .draws_report import build
+
+    loaded = draw_data.load(data_dir, policy, progress=progress)
+    result = audit_draws(loaded, resamples=resamples, seed=seed, user_groups=read_groups(groups))
+    s = loaded.validation.stats()
+    meta = [("数据目录", str(data_dir)), ("抽取次数", str(len(loaded.tasks))),
+            ("记录", f"读取 {s['read']}，通过校验 {s['accepted']}，未通过 {s['rejected']}（未通过的记录不纳入审计）"),
+            ("蒙特卡罗", f"{resamples} 次，随机种子 {seed}（同样的数据和种子得到同样的报告）")]
+    report = build(result, meta, site_url=site_url)
+    if s["rejected"]:
+        report.findings.append(Finding("records-rejected", "记录未通过校验", "info", "全部", s["rejected"],
+                                       f"{s['rejected']} 条记录未通过数据校验，未纳入审计"))
+    return report
+
+
 def write_index(directory: Path, reports: list[AuditReport]) -> Path:
     """A landing page linking the reports of one run."""
     items = "".join(

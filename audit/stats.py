@@ -227,13 +227,16 @@ class NullModel:
         return np.clip(upper, 0, 1), np.clip(lower, 0, 1)
 
     # named groups ------------------------------------------------------------------------
-    def group_null(self, in_group: np.ndarray) -> tuple[np.ndarray, int]:
+    def group_null(self, in_group: np.ndarray, blocks: np.ndarray | None = None) -> tuple[np.ndarray, int]:
         """pmf of the number of selections falling in a group (a boolean per
         entity): the convolution of one hypergeometric per block; and the offset
-        of deterministic selections (blocks entirely inside the group)."""
+        of deterministic selections (blocks entirely inside the group).
+        ``blocks`` restricts the test to some blocks (a boolean per block)."""
         d = self.design
         k = np.add.reduceat(in_group[d.members].astype(np.int64), d.offsets[:-1]) if d.n_blocks else np.zeros(0, np.int64)
         k = np.where(d.block_size > 0, k, 0)
+        if blocks is not None:
+            k = np.where(blocks, k, 0)
         fixed = int(d.block_sample[k == d.block_size].sum())
         parts = []
         for N, K, n in zip(d.block_size[(k > 0) & (k < d.block_size)], k[(k > 0) & (k < d.block_size)],
@@ -243,9 +246,13 @@ class NullModel:
             parts.append(np.concatenate([np.zeros(lo), pmf]))
         return _convolve_all(parts), fixed
 
-    def group_test(self, name: str, in_group: np.ndarray, observed: Observed) -> TestResult:
-        pmf, fixed = self.group_null(in_group)
-        s = int(np.count_nonzero(in_group[observed.sel_entity])) - fixed
+    def group_test(self, name: str, in_group: np.ndarray, observed: Observed, blocks: np.ndarray | None = None) -> TestResult:
+        """Exact two-sided test of the group's selection total (hypergeometric convolution)."""
+        pmf, fixed = self.group_null(in_group, blocks)
+        hit = in_group[observed.sel_entity]
+        if blocks is not None:
+            hit &= blocks[observed.sel_block]
+        s = int(np.count_nonzero(hit)) - fixed
         support = np.arange(len(pmf))
         expected = float((support * pmf).sum()) + fixed
         upper = float(pmf[max(s, 0):].sum()) if s < len(pmf) else 0.0
