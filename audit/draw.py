@@ -151,3 +151,65 @@ def _ticket_draw(design: DrawDesign, seed: str) -> DrawResult:
         ranked = sorted(_eligible(design, uscc), key=lambda i: inspector_ticket(seed, design.task_id, uscc, i))
         assignments.append((uscc, tuple(ranked[: design.inspectors_per_entity])))
     return DrawResult(tuple(selections), tuple(assignments))
+
+
+def read_frame(path: str) -> list[tuple[str, str]]:
+    """A frame file in platform order: CSV with uscc and stratum columns (or
+    统一社会信用代码 and 层), or JSON Lines of {"uscc", "stratum"}."""
+    import csv
+    from pathlib import Path
+
+    p = Path(path)
+    if p.suffix.lower() == ".jsonl":
+        rows = [orjson.loads(line) for line in p.read_bytes().splitlines() if line.strip()]
+        return [(r["uscc"], str(r["stratum"])) for r in rows]
+    with open(p, encoding="utf-8-sig", newline="") as fh:
+        reader = csv.DictReader(fh)
+        out = []
+        for r in reader:
+            uscc = (r.get("uscc") or r.get("统一社会信用代码") or "").strip()
+            stratum = (r.get("stratum") or r.get("层") or r.get("信用风险分类") or "").strip()
+            if uscc:
+                out.append((uscc, stratum or "全部"))
+        return out
+
+
+def sample_sizes(frame: Sequence[tuple[str, str]], sizes: Mapping[str, int], ratios: Mapping[str, float]) -> dict[str, int]:
+    """Explicit sizes, else round(ratio × stratum size) with at least one."""
+    counts: dict[str, int] = {}
+    for _, s in frame:
+        counts[s] = counts.get(s, 0) + 1
+    out = {}
+    for s, n in counts.items():
+        if s in sizes:
+            out[s] = sizes[s]
+        elif s in ratios:
+            out[s] = min(n, max(1, round(ratios[s] * n)))
+        else:
+            raise ValueError(f"no sample size or ratio for stratum {s!r}")
+    return out
+
+
+def task_record(design: DrawDesign, *, commitment_hex: str, committed_at: str, public_values: Sequence[str], drawn_at: str,
+                department: str, items: Sequence[str], plan_id: str, task_name: str, start_on: str, end_on: str,
+                ratios: Mapping[str, float]) -> dict:
+    """Perform the draw and return the task in the inspection_tasks schema."""
+    seed = derive_seed(commitment_hex, public_values)
+    result = draw(design, seed)
+    sizes: dict[str, int] = {}
+    for _, s in design.frame:
+        sizes[s] = sizes.get(s, 0) + 1
+    return {
+        "task_id": design.task_id, "plan_id": plan_id, "task_name": task_name, "department": department,
+        "departments": [department], "items": list(items), "start_on": start_on, "end_on": end_on,
+        "frame": {"size": len(design.frame), "hash": frame_hash(design.frame),
+                  "members": [{"uscc": u, "stratum": s} for u, s in design.frame]},
+        "strata": [{"stratum": s, "size": sizes[s], "sample_size": design.sample_sizes[s], "ratio": ratios.get(s)} for s in sorted(sizes)],
+        "algorithm": {"id": design.algorithm[0], "version": design.algorithm[1]},
+        "commitment": {"hash": commitment_hex, "committed_at": committed_at},
+        "seed": {"value": seed, "source": design.seed_source, "public_values": list(public_values), "derived_at": drawn_at},
+        "inspector_pool": sorted(design.inspector_pool), "inspectors_per_entity": design.inspectors_per_entity,
+        "drawn_at": drawn_at, "redraws": [],
+        "selections": [{"uscc": u, "stratum": s, "order": i} for i, (u, s) in enumerate(result.selections, 1)],
+        "assignments": [{"uscc": u, "inspectors": list(p)} for u, p in result.assignments],
+    }

@@ -110,8 +110,9 @@ def verify(task: TaskDraw, data: DrawData) -> Verdict:
     times = [("承诺", _instant((task.commitment or {}).get("committed_at"))), ("种子", _instant(task.seed.get("derived_at"))),
              ("抽取", _instant(task.drawn_at))]
     known = [(n, t) for n, t in times if t is not None]
+    # The commitment must precede all randomness strictly; the seed may be derived in the same step as the draw.
     for (n1, t1), (n2, t2) in zip(known, known[1:]):
-        if not t1 < t2:
+        if t1 > t2 or (n1 == "承诺" and t1 == t2):
             fail(("event-order", f"{n1}时间（{t1.isoformat()}）不早于{n2}时间（{t2.isoformat()}）"))
     if task.notice != MISSING and _instant(task.drawn_at).date() > dt.date(1970, 1, 1) + dt.timedelta(days=task.notice):
         fail(("event-order", "公告日期早于抽取时间"))

@@ -254,6 +254,90 @@ def audit_deadlines(**kw) -> None:
     _run_audits(["deadlines"], False, **kw)
 
 
+def _pairs(values: tuple[str, ...], cast, option: str) -> dict:
+    out = {}
+    for value in values:
+        key, sep, raw = value.partition("=")
+        try:
+            out[key] = cast(raw)
+        except ValueError as exc:
+            raise UsageError(f"{option} 应为 层=数值：{value}") from exc
+        if not sep or not key:
+            raise UsageError(f"{option} 应为 层=数值：{value}")
+    return out
+
+
+@main.command()
+@click.argument("frame", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--task-id", required=True, help="Task id (letters, digits, _ . -).")
+@click.option("--department", required=True, help="Department running the task.")
+@click.option("--item", "items", multiple=True, required=True, help="Inspection item id, repeatable.")
+@click.option("--sample", "samples", multiple=True, metavar="STRATUM=N", help="Sample size of a stratum, repeatable.")
+@click.option("--ratio", "ratios", multiple=True, metavar="STRATUM=R", help="Sampling ratio of a stratum (n = round(R·N), at least 1).")
+@click.option("--inspectors", "roster", required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="The inspector roster (inspectors.jsonl): the pool is the department's active inspectors, with recusals.")
+@click.option("--pool", "pool_ids", help="Comma-separated inspector ids, instead of the department's whole roster.")
+@click.option("--per-entity", default=2, show_default=True, help="Inspectors per selected entity (at least 2, 行政处罚法 第四十二条).")
+@click.option("--seed-source", required=True, help="Where the public random value will come from, e.g. a lottery draw and its date.")
+@click.option("--public-value", "public_values", multiple=True, help="The public random value(s), once known: performs the draw.")
+@click.option("--algorithm", type=click.Choice(["liushuang-ticket", "cryptorandom"]), default="liushuang-ticket", show_default=True)
+@click.option("--at", "at_time", help="Time of this step (RFC 3339) [default: now, China time].")
+@click.option("--committed-at", help="With --public-value: when the commitment was published (RFC 3339).")
+@click.option("--commitment", "published", help="With --public-value: the commitment published in step 1; the draw is refused if the design changed.")
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), help="Write the task record (JSON) here.")
+def draw(frame: Path, task_id: str, department: str, items: tuple[str, ...], samples: tuple[str, ...], ratios: tuple[str, ...],
+         roster: Path, pool_ids: str | None, per_entity: int, seed_source: str, public_values: tuple[str, ...], algorithm: str,
+         at_time: str | None, committed_at: str | None, published: str | None, output: Path | None) -> None:
+    """Perform a verifiable spot-check draw (docs/draw-algorithm.md), in two steps.
+
+    Without --public-value: print the commitment (SHA-256 over the frame,
+    sample sizes, inspector pool, recusals and seed source) to publish before
+    any randomness exists. With --public-value: derive the seed from the
+    commitment and the public value(s), draw, and write the task record in the
+    inspection_tasks schema, which anyone can re-derive with `liushuang audit draws`.
+
+    Example: liushuang draw frame.csv --task-id RW2026SJ0001 --department 大连市市场监督管理局 --item SX001 --ratio A=0.01 --ratio D=0.3 --inspectors data/inspectors.jsonl --seed-source "福彩双色球 2026-12-08"
+    """
+    from liushuang.audit import draw as drawing
+
+    if per_entity < 2:
+        raise UsageError("--per-entity 至少为 2（行政处罚法第四十二条：执法人员不得少于两人）")
+    try:
+        members = drawing.read_frame(str(frame))
+        sizes = drawing.sample_sizes(members, _pairs(samples, int, "--sample"), _pairs(ratios, float, "--ratio"))
+        inspectors = [orjson.loads(line) for line in roster.read_bytes().splitlines() if line.strip()]
+    except (OSError, ValueError, KeyError) as exc:
+        raise UsageError(f"无法读取输入：{exc}") from exc
+    now = at_time or dt.datetime.now(dt.timezone(dt.timedelta(hours=8))).replace(microsecond=0).isoformat()
+    day = now[:10]
+    wanted = set(pool_ids.split(",")) if pool_ids else None
+    pool = [i for i in inspectors if (i["inspector_id"] in wanted if wanted else i["department"] == department)
+            and i["active_from"] <= day and (not i.get("active_to") or i["active_to"] >= day)]
+    recusals = {i["inspector_id"]: frozenset(r["uscc"] for r in i.get("recusals") or []) for i in pool}
+    algo = (drawing.ALGORITHM_ID, drawing.ALGORITHM_VERSION) if algorithm == "liushuang-ticket" else (drawing.CRYPTORANDOM_ID, drawing.CRYPTORANDOM_VERSION)
+    design = drawing.DrawDesign(task_id, tuple(members), sizes, tuple(sorted(recusals)), per_entity, seed_source,
+                                {k: v for k, v in recusals.items() if v}, algo)
+    commit = drawing.commitment(design)
+    if not public_values:
+        click.echo(f"承诺哈希（请在获得公开随机数之前公布）：{commit}")
+        click.echo(f"名单 {len(members)} 户；各层样本量：{sizes}；检查人员库 {len(pool)} 人；种子来源：{seed_source}")
+        return
+    if published and published != commit:
+        raise UsageError(f"名单、样本量、人员库或种子来源与已公布的承诺不一致（已公布 {published[:16]}…，现为 {commit[:16]}…）；不得抽取")
+    try:
+        record = drawing.task_record(design, commitment_hex=commit, committed_at=committed_at or now, public_values=public_values,
+                                     drawn_at=now, department=department, items=items, plan_id=task_id, task_name=task_id,
+                                     start_on=day, end_on=day, ratios=_pairs(ratios, float, "--ratio"))
+    except ValueError as exc:
+        raise UsageError(str(exc)) from exc
+    text = orjson.dumps(record, option=orjson.OPT_INDENT_2)
+    if output:
+        output.write_bytes(text + b"\n")
+        click.echo(f"已抽取 {len(record['selections'])} 户，承诺 {commit[:16]}…，种子 {record['seed']['value'][:16]}… → {output}")
+    else:
+        sys.stdout.buffer.write(text + b"\n")
+
+
 @main.command()
 def rules() -> None:
     """List every validation rule: slug, severity, title and basis.
