@@ -36,7 +36,11 @@ class DrawsAudit:
     by_class: list[tuple[str, float, float]]  # class, observed, expected
     resamples: int
     seed: int
+    families: dict[str, tuple[float, float]] = field(default_factory=dict)  # family -> (p, Holm-adjusted p)
     notes: list[str] = field(default_factory=list)
+
+    def flagged(self, family: str, alpha: float = ALPHA) -> bool:
+        return family in self.families and self.families[family][1] < alpha
 
 
 def read_groups(paths: tuple[Path, ...]) -> dict[str, set[str]]:
@@ -112,8 +116,12 @@ def audit_draws(data: DrawData, *, resamples: int = 999, seed: int = 0, user_gro
 
     classes = np.array([v or "" for v in data.attributes["credit_class"]], dtype=object)
     by_class = [(c, float(observed.counts[classes == c].sum()), float(null.mean[classes == c].sum())) for c in sorted(set(classes.tolist()) - {""})]
+    fam = S.family_pvalues(global_tests, groups, np.minimum(q_up, q_low), pairs, workload)
+    fam["inspector_groups"] = float(min([g.adjusted for g in inspector_groups if g.adjusted is not None], default=1.0))
+    adjusted = S.holm(list(fam.values()))
     audit = DrawsAudit(verdicts, global_tests, groups, inspector_groups, leads, pairs, pair_info, workload,
-                       power_statements(null, design, data, alpha, len(groups), pair_info), upper[exposed], by_class, resamples, seed)
+                       power_statements(null, design, data, alpha, len(groups), pair_info), upper[exposed], by_class, resamples, seed,
+                       {k: (v, a) for (k, v), a in zip(fam.items(), adjusted)})
     nv = sum(v.status == "not_verifiable" for v in verdicts)
     if nv:
         audit.notes.append(f"{nv} 次抽取未记录算法或种子，无法逐一复核，只能用统计方法检验（统计方法只能发现较大或成组的偏差）。")

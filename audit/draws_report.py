@@ -28,24 +28,25 @@ def findings(a: DrawsAudit) -> list[Finding]:
         tasks = sorted({v.task_id for v, _ in items})
         out.append(Finding(slug, title, grade, "、".join(sorted({v.department for v, _ in items})), len(tasks),
                            f"涉及任务：{'、'.join(tasks[:5])}" + ("…" if len(tasks) > 5 else "") + f"。例：{items[0][1]}", "AUDIT-METHOD.md §1"))
+    # Statistical findings only where the family survives Holm across all families (AUDIT-METHOD.md §2).
     for t in a.global_tests:
-        if t.adjusted is not None and t.adjusted < ALPHA:
+        if a.flagged(f"global:{t.name}"):
             out.append(Finding(f"global-{t.name}", GLOBAL_ZH[t.name], "high", "全部", 1,
                                f"统计量 {t.statistic:.3g}，p = {t.pvalue:.3g}（Holm 校正后 {t.adjusted:.3g}）"))
-    for g in a.groups + a.inspector_groups:
+    for g in [g for g in a.groups if a.flagged("groups")] + [g for g in a.inspector_groups if a.flagged("inspector_groups")]:
         if g.adjusted is not None and g.adjusted < ALPHA:
             direction = "偏多" if (g.effect or 1) > 1 else "偏少"
             out.append(Finding("group", "成组主体被抽次数异常", "high", g.name, int(g.statistic),
                                f"被抽 {g.statistic:.0f} 次，期望 {g.detail['expected']:.1f} 次（{direction}，×{g.effect:.2f}）；"
                                f"精确检验 p = {g.pvalue:.3g}，BH q = {g.adjusted:.3g}"))
-    for lead in a.entity_leads[:20]:
+    for lead in a.entity_leads[:20] if a.flagged("entities") else []:
         out.append(Finding("entity-lead", "单个主体被抽次数异常（线索）", "medium", lead["uscc"], lead["selected"],
                            f"被抽 {lead['selected']} 次，期望 {lead['expected']:.2f} 次；BH q = {lead['q']:.3g}。扫描结果仅为线索，需结合业务核查"))
-    for p in a.pairs:
+    for p in a.pairs if a.flagged("pairs") else []:
         if p.adjusted is not None and p.adjusted < ALPHA:
             out.append(Finding("pairing", "检查人员与主体反复配对", "high", p.detail["inspector"], int(p.statistic),
                                f"与同一主体配对 {p.statistic:.0f} 次，期望 {p.detail['expected']:.2f} 次；p = {p.pvalue:.3g}，Tarone 校正后 {p.adjusted:.3g}"))
-    for w in a.workload:
+    for w in a.workload if a.flagged("workload") else []:
         if w.adjusted is not None and w.adjusted < ALPHA:
             out.append(Finding("workload", "检查人员任务量异常", "medium", w.detail["inspector"], int(w.statistic),
                                f"分配 {w.statistic:.0f} 户，期望 {w.detail['expected']:.1f} 户；q = {w.adjusted:.3g}"))
@@ -65,9 +66,14 @@ def build(a: DrawsAudit, meta: list[tuple[str, str]], *, site_url: str = "/") ->
         "可复核的抽取按记录的算法、名单、样本量、人员库和种子重新计算，必须逐一一致；承诺哈希、种子来源和事件先后顺序一并核对。",
         [Table(["任务", "部门", "算法", "结论", "问题"], rows, links=[site_url + record_path("inspection_tasks", v.task_id) for v in a.verdicts])],
         [svg.hbars([(STATUS_ZH[k], counts[k] / max(len(a.verdicts), 1)) for k in ("verified", "failed", "not_verifiable")], "抽取复核结论")]))
-    g_rows = [[GLOBAL_ZH[t.name], f"{t.statistic:.4g}", f"{t.pvalue:.3g}", f"{t.adjusted:.3g}"] for t in a.global_tests]
-    sections.append(Section("整体检验", f"在原设计上重复模拟 {a.resamples} 次公平抽取（随机种子 {a.seed}）作参照；三项整体检验用 Holm 方法校正。",
-                            [Table(["检验", "统计量", "p 值", "Holm 校正"], g_rows)]))
+    g_rows = [[GLOBAL_ZH[t.name], f"{t.statistic:.4g}", f"{t.pvalue:.3g}"] for t in a.global_tests]
+    fam_zh = {"global:diffuse": "分散偏差", "global:zeros": "从未被抽中", "global:list-order": "名单顺序", "groups": "成组检验",
+              "entities": "单个主体扫描", "pairs": "人员配对", "workload": "人员任务量", "inspector_groups": "人员经手主体"}
+    f_rows = [[fam_zh.get(k, k), f"{p:.3g}", f"{adj:.3g}", "是" if adj < ALPHA else "否"] for k, (p, adj) in a.families.items()]
+    sections.append(Section("结论与多重检验", f"各类检验先在类内校正（BH 或 Tarone），再以各类最小校正 p 值在类间用 Holm 方法校正，"
+                            f"使整份报告在抽取公平时误报的概率不超过 {ALPHA:.0%}（校准研究见 docs/calibration.md）。"
+                            f"整体检验在原设计上重复模拟 {a.resamples} 次公平抽取（随机种子 {a.seed}）作参照。",
+                            [Table(["检验类", "类内 p 值", "Holm 校正", "发现异常"], f_rows), Table(["整体检验", "统计量", "p 值"], g_rows)]))
     class_chart = svg.hbars([(c, obs / exp if exp else 0) for c, obs, exp in a.by_class], "各信用风险类别：实际被抽次数 / 期望次数",
                             fmt="{:.2f}", limit=2.0, threshold=1.0)
     hist = np.histogram(a.entity_pvalues, bins=20, range=(0, 1))[0] if len(a.entity_pvalues) else []

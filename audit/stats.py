@@ -246,9 +246,16 @@ class NullModel:
             parts.append(np.concatenate([np.zeros(lo), pmf]))
         return _convolve_all(parts), fixed
 
-    def group_test(self, name: str, in_group: np.ndarray, observed: Observed, blocks: np.ndarray | None = None) -> TestResult:
-        """Exact two-sided test of the group's selection total (hypergeometric convolution)."""
-        pmf, fixed = self.group_null(in_group, blocks)
+    def group_test(self, name: str, in_group: np.ndarray, observed: Observed, blocks: np.ndarray | None = None,
+                   cache: dict[str, Any] | None = None) -> TestResult:
+        """Exact two-sided test of the group's selection total (hypergeometric convolution).
+        ``cache`` keeps the null of a named group across observations of one design."""
+        if cache is not None and name in cache:
+            pmf, fixed = cache[name]
+        else:
+            pmf, fixed = self.group_null(in_group, blocks)
+            if cache is not None:
+                cache[name] = (pmf, fixed)
         hit = in_group[observed.sel_entity]
         if blocks is not None:
             hit &= blocks[observed.sel_block]
@@ -307,74 +314,91 @@ def pairing_test(design: Design, observed: Observed, alpha: float = 0.05) -> tup
     For each (inspector, entity) pair, over the draws that selected the entity
     with the inspector in the pool, the pair count is Poisson-binomial with
     probabilities k/M. Pairs that could never reach significance are dropped
-    first (Tarone 1990): m(K) pairs whose smallest attainable p is ≤ α/K, with
-    the smallest K such that m(K) ≤ K; the remaining pairs are tested at α/K.
+    first (Tarone 1990): m(K) pairs whose smallest attainable p (all the
+    probabilities multiplied) is ≤ α/K, with the smallest K such that
+    m(K) ≤ K; the remaining pairs are tested at α/K (Bonferroni).
     """
+    J = max(len(design.inspector_names), 1)
     draw = design.block_draw[observed.sel_block]
-    pair_probs: dict[tuple[int, int], list[float]] = {}
-    pair_count: dict[tuple[int, int], int] = {}
-    entity_draws: dict[int, list[int]] = {}
-    for row, e in enumerate(observed.sel_entity.tolist()):
-        entity_draws.setdefault(e, []).append(row)
-    for e, rows in entity_draws.items():
-        if len(rows) < 2:
-            continue  # one co-occurrence can never be significant
-        for row in rows:
-            d = int(draw[row])
-            pool = design.pools[d]
-            p = min(1.0, design.k[d] / len(pool)) if len(pool) else 0.0
-            got = set(observed.assigned[row][observed.assigned[row] >= 0].tolist())
-            for j in pool.tolist():
-                key = (j, e)
-                pair_probs.setdefault(key, []).append(p)
-                if j in got:
-                    pair_count[key] = pair_count.get(key, 0) + 1
-    keys = [k for k, ps in pair_probs.items() if len(ps) >= 2]
-    min_p = np.array([float(np.prod(pair_probs[k])) for k in keys])
+    multi = np.bincount(observed.sel_entity, minlength=design.n_entities)[observed.sel_entity] >= 2
+    rows = np.flatnonzero(multi)  # an entity drawn once can never make a significant pair
+    sizes = np.array([len(design.pools[d]) for d in draw[rows]], dtype=np.int64)
+    empty = {"pairs": 0, "testable": 0, "tarone_k": 1}
+    if not len(rows) or not sizes.sum():
+        return [], empty
+    row_of = np.repeat(rows, sizes)
+    inspector = np.concatenate([design.pools[d] for d in draw[rows]]).astype(np.int64)
+    prob = np.repeat(np.minimum(1.0, design.k[draw[rows]] / np.maximum(sizes, 1)), sizes)
+    key = observed.sel_entity[row_of] * J + inspector
+    uniq, inv, trials = np.unique(key, return_inverse=True, return_counts=True)
+    log_min = np.bincount(inv, weights=np.log(prob), minlength=len(uniq))
+    keep = trials >= 2
+    min_p = np.exp(log_min[keep])
     K = 1
-    while K <= len(keys) and np.count_nonzero(min_p <= alpha / K) > K:
+    while K <= len(min_p) and np.count_nonzero(min_p <= alpha / K) > K:
         K += 1
-    testable = [k for k, mp in zip(keys, min_p) if mp <= alpha / K]
+    testable_keys = uniq[keep][min_p <= alpha / K]
+    info = {"pairs": int(keep.sum()), "testable": int(len(testable_keys)), "tarone_k": K}
+    if not len(testable_keys):
+        return [], info
+    got = observed.assigned[observed.assigned >= 0]
+    got_key = np.repeat(observed.sel_entity, (observed.assigned >= 0).sum(axis=1)) * J + got
+    seen, counts = np.unique(got_key, return_counts=True)
+    count_of = dict(zip(seen.tolist(), counts.tolist()))
+    candidates = [k for k in testable_keys.tolist() if count_of.get(k, 0) >= 2]
     results = []
-    for key in testable:
-        c = pair_count.get(key, 0)
-        if c < 2:
-            continue
-        ps = np.array(pair_probs[key])
-        pmf, _ = poisson_binomial_pmfs(ps, np.zeros(len(ps), np.int64), 1)
-        p = float(pmf[0, c:].sum())
-        j, e = key
-        results.append(TestResult("pair", float(c), p, c / ps.sum(), {"inspector": design.inspector_names[j], "entity": e,
-                                                                     "expected": float(ps.sum()), "draws": len(ps)},
-                                  adjusted=min(1.0, p * K)))
-    return results, {"pairs": len(keys), "testable": len(testable), "tarone_k": K}
+    if candidates:
+        want = np.isin(key, candidates)
+        pmf, _ = poisson_binomial_pmfs(prob[want], np.searchsorted(np.array(candidates), key[want]), len(candidates))
+        for n, k in enumerate(candidates):
+            c = count_of[k]
+            p = float(pmf[n, c:].sum())
+            e, j = divmod(k, J)
+            expected = float(prob[key == k].sum())
+            results.append(TestResult("pair", float(c), p, c / expected, {"inspector": design.inspector_names[j], "entity": int(e),
+                                                                      "expected": expected, "draws": int(np.count_nonzero(key == k))},
+                                      adjusted=min(1.0, p * K)))
+    return results, info
 
 
-def workload_test(design: Design, observed: Observed) -> list[TestResult]:
-    """Assignments per inspector against k/M per selected entity of each draw
-    with the inspector in the pool (Poisson-binomial; two-sided)."""
-    draw = design.block_draw[observed.sel_block]
-    per_draw = np.bincount(draw, minlength=len(design.pools))
-    probs, owners = [], []
+def workload_null(design: Design) -> dict[int, np.ndarray]:
+    """pmf of each inspector's number of assignments: in each draw the
+    inspector is picked for each of its n selections with probability k/M,
+    independently: a binomial per draw, convolved over the draws."""
+    per_draw = np.zeros(len(design.pools), np.int64)
+    np.add.at(per_draw, design.block_draw, design.block_sample)
+    parts: dict[int, list[np.ndarray]] = {}
     for d, pool in enumerate(design.pools):
         if not per_draw[d] or not len(pool):
             continue
-        p = min(1.0, design.k[d] / len(pool))
+        pmf = stats.binom.pmf(np.arange(per_draw[d] + 1), per_draw[d], min(1.0, design.k[d] / len(pool)))
         for j in pool.tolist():
-            probs += [p] * int(per_draw[d])
-            owners += [j] * int(per_draw[d])
-    n_ins = len(design.inspector_names)
-    if not probs:
-        return []
-    pmf, trials = poisson_binomial_pmfs(np.array(probs), np.array(owners, np.int64), n_ins)
-    counts = np.bincount(observed.assigned[observed.assigned >= 0], minlength=n_ins)
+            parts.setdefault(j, []).append(pmf)
+    return {j: _convolve_all(ps) for j, ps in parts.items()}
+
+
+def workload_test(design: Design, observed: Observed, null: dict[int, np.ndarray] | None = None) -> list[TestResult]:
+    """Assignments per inspector against the exact null (workload_null), two-sided."""
+    null = workload_null(design) if null is None else null
+    counts = np.bincount(observed.assigned[observed.assigned >= 0], minlength=len(design.inspector_names))
     out = []
-    for j in range(n_ins):
-        if not trials[j]:
-            continue
+    for j, pmf in sorted(null.items()):
         c = int(counts[j])
-        upper, lower = float(pmf[j, c:].sum()), float(pmf[j, :c + 1].sum())
-        expected = float(np.dot(np.arange(pmf.shape[1]), pmf[j]))
+        upper, lower = float(pmf[c:].sum()), float(pmf[:c + 1].sum())
+        expected = float(np.dot(np.arange(len(pmf)), pmf))
         out.append(TestResult("workload", float(c), min(1.0, 2 * min(upper, lower)), c / expected if expected else None,
                               {"inspector": design.inspector_names[j], "expected": expected}))
     return out
+
+
+def family_pvalues(global_tests: list[TestResult], groups: list[TestResult], entity_q: np.ndarray,
+                   pairs: list[TestResult], workload: list[TestResult]) -> dict[str, float]:
+    """One p-value per family of tests, to be combined by Holm: each family's
+    smallest adjusted p (BH, Tarone-Bonferroni) is a valid p-value for the
+    family's global null, and the global tests enter one by one."""
+    fam = {f"global:{t.name}": t.pvalue for t in global_tests}
+    fam["groups"] = float(min([g.adjusted for g in groups if g.adjusted is not None], default=1.0))
+    fam["entities"] = float(min(1.0, 2 * entity_q.min())) if len(entity_q) else 1.0  # upper and lower scans: Bonferroni ×2
+    fam["pairs"] = float(min([p.adjusted for p in pairs if p.adjusted is not None], default=1.0))
+    fam["workload"] = float(min([w.adjusted for w in workload if w.adjusted is not None], default=1.0))
+    return fam

@@ -14,12 +14,12 @@ from audit_fixtures import DEPT, entity, inspector, item, uscc, write
 from click.testing import CliRunner
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
-from liushuang import ids
 from liushuang.audit import draw as D
 from liushuang.audit import draw_data
 from liushuang.audit.sha256prng import Sha256Prng, sample_by_index
 from liushuang.audit.verify import FAILURES, verify
+
+from liushuang import ids
 from liushuang.cli import main
 from liushuang.policy import load_policy
 

@@ -1,0 +1,165 @@
+"""Statistics of the draws audit against independently computed references.
+
+References are brute-force enumerations of every possible outcome on tiny
+designs (the method is named in each test), or scipy's own implementation.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections import Counter
+
+import numpy as np
+import pytest
+from liushuang.audit import stats as S
+from scipy import stats as sps
+
+
+def tiny_design(blocks: list[tuple[list[int], int]], n_entities: int, pool: int = 3, k: int = 2) -> S.Design:
+    """blocks: (members, sample size); one draw per block."""
+    sizes = [len(m) for m, _ in blocks]
+    return S.Design(n_entities, np.arange(len(blocks), dtype=np.int32), np.array(sizes), np.array([n for _, n in blocks]),
+                    np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64), np.concatenate([m for m, _ in blocks]).astype(np.int32),
+                    [np.arange(pool, dtype=np.int32) for _ in blocks], np.full(len(blocks), k), [f"I{i}" for i in range(pool)])
+
+
+def observe(design: S.Design, chosen: list[tuple[int, ...]], assigned: list[list[tuple[int, ...]]] | None = None) -> S.Observed:
+    sel_block, sel_pos, entity, rows = [], [], [], []
+    for b, picks in enumerate(chosen):
+        members = design.members[design.offsets[b]:design.offsets[b + 1]].tolist()
+        for j, e in enumerate(picks):
+            sel_block.append(b)
+            sel_pos.append(members.index(e))
+            entity.append(e)
+            rows.append(list(assigned[b][j]) if assigned else [-1, -1])
+    e = np.array(entity, np.int64)
+    return S.Observed(np.bincount(e, minlength=design.n_entities), np.array(sel_block), np.array(sel_pos), e, np.array(rows).reshape(-1, 2))
+
+
+def test_poisson_binomial_against_enumeration_and_scipy():
+    rng = np.random.default_rng(0)
+    probs = rng.random(7) * 0.6
+    # Reference 1: enumerate all 2^7 outcomes.
+    ref = np.zeros(8)
+    for outcome in itertools.product([0, 1], repeat=7):
+        ref[sum(outcome)] += np.prod([p if o else 1 - p for p, o in zip(probs, outcome)])
+    pmf, length = S.poisson_binomial_pmfs(probs, np.zeros(7, np.int64), 1)
+    assert length[0] == 7
+    np.testing.assert_allclose(pmf[0], ref, rtol=1e-12, atol=1e-15)
+    # Reference 2: scipy.stats.poisson_binom (SciPy >= 1.15).
+    np.testing.assert_allclose(pmf[0], sps.poisson_binom(probs).pmf(np.arange(8)), rtol=1e-10, atol=1e-14)
+
+
+def test_entity_tails_are_exact():
+    # Entity 0 is in three blocks with π = 1/2, 1/3, 1/4; it was drawn twice.
+    design = tiny_design([([0, 1], 1), ([0, 1, 2], 1), ([0, 1, 2, 3], 1)], 4)
+    null = S.NullModel(design)
+    obs = observe(design, [(0,), (0,), (1,)])
+    upper, lower = null.entity_tails(obs.counts)
+    p = [1 / 2, 1 / 3, 1 / 4]
+    exact_ge2 = sum(np.prod([q if o else 1 - q for q, o in zip(p, out)]) for out in itertools.product([0, 1], repeat=3) if sum(out) >= 2)
+    assert upper[0] == pytest.approx(exact_ge2, rel=1e-12)
+    assert lower[0] == pytest.approx(1 - 1 / 24, rel=1e-12)  # P(X <= 2) = 1 - P(all three)
+    np.testing.assert_allclose(null.mean[:4], [1 / 2 + 1 / 3 + 1 / 4, 1 / 2 + 1 / 3 + 1 / 4, 1 / 3 + 1 / 4, 1 / 4])
+
+
+def test_group_test_against_enumeration():
+    # Two draws; the group is entities {0, 1}. Enumerate every pair of samples (10 × 6 outcomes, equally likely).
+    blocks = [([0, 1, 2, 3, 4], 2), ([0, 1, 5, 6], 2)]
+    design = tiny_design(blocks, 7)
+    null = S.NullModel(design)
+    group = np.zeros(7, bool)
+    group[[0, 1]] = True
+    dist = Counter()
+    for a in itertools.combinations(blocks[0][0], 2):
+        for b in itertools.combinations(blocks[1][0], 2):
+            dist[sum(e in (0, 1) for e in a + b)] += 1
+    total = sum(dist.values())
+    obs = observe(design, [(0, 1), (0, 1)])  # the group took all four selections
+    r = null.group_test("g", group, obs)
+    exact_upper = sum(c for s, c in dist.items() if s >= 4) / total
+    exact_lower = sum(c for s, c in dist.items() if s <= 4) / total
+    assert r.statistic == 4
+    assert r.detail["p_upper"] == pytest.approx(exact_upper, rel=1e-12)
+    assert r.pvalue == pytest.approx(min(1, 2 * min(exact_upper, exact_lower)), rel=1e-12)
+    assert r.detail["expected"] == pytest.approx(2 * 2 / 5 + 2 * 2 / 4)
+
+
+def test_group_restricted_to_blocks_and_deterministic_blocks():
+    blocks = [([0, 1], 2), ([0, 1, 2], 1)]
+    design = tiny_design(blocks, 3)
+    null = S.NullModel(design)
+    group = np.array([True, True, False])
+    pmf, fixed = null.group_null(group)
+    assert fixed == 2  # block 0 lies entirely in the group
+    np.testing.assert_allclose(pmf, [1 / 3, 2 / 3])
+    only_second = np.array([False, True])
+    r = null.group_test("g", group, observe(design, [(0, 1), (2,)]), blocks=only_second)
+    assert r.statistic == 0 and r.detail["p_lower"] == pytest.approx(1 / 3)
+
+
+def test_simulation_is_uniform_over_subsets():
+    # N = 5, n = 2 (10 subsets) and N = 4, n = 3 (the complement path): every subset equally likely.
+    design = tiny_design([([0, 1, 2, 3, 4], 2), ([5, 6, 7, 8], 3)], 9)
+    rng = np.random.default_rng(42)
+    seen = [Counter(), Counter()]
+    reps = 6000
+    for _ in range(reps):
+        obs = S.simulate(design, rng, with_assignments=False)
+        for b in range(2):
+            seen[b][tuple(sorted(obs.sel_entity[obs.sel_block == b].tolist()))] += 1
+    for b, n_subsets in ((0, 10), (1, 4)):
+        assert len(seen[b]) == n_subsets
+        expected = reps / n_subsets
+        # Each count is binomial(reps, 1/n): within 5 standard deviations.
+        assert all(abs(c - expected) < 5 * np.sqrt(expected * (1 - 1 / n_subsets)) for c in seen[b].values())
+
+
+def test_simulated_assignments_are_uniform_pairs():
+    design = tiny_design([([0, 1, 2], 1)], 3, pool=4, k=2)
+    rng = np.random.default_rng(7)
+    pairs = Counter(tuple(sorted(S.simulate(design, rng).assigned[0].tolist())) for _ in range(6000))
+    assert len(pairs) == 6 and all(abs(c - 1000) < 5 * np.sqrt(1000 * 5 / 6) for c in pairs.values())
+
+
+def test_order_test_detects_a_tilt():
+    rng = np.random.default_rng(1)
+    blocks = [(list(range(b * 100, b * 100 + 100)), 10) for b in range(40)]
+    design = tiny_design(blocks, 4000)
+    fair = S.simulate(design, rng, with_assignments=False)
+    assert S.order_test(design, fair).pvalue > 0.001
+    tilted = observe(design, [tuple(range(b * 100, b * 100 + 10)) for b in range(40)])  # always the head of the list
+    result = S.order_test(design, tilted)
+    assert result.pvalue < 1e-10 and result.detail["mean_position"] < 0.1
+
+
+def test_pairing_with_tarone_by_hand():
+    # One entity drawn in 4 draws, pool of 3, k = 2: P(a given inspector) = 2/3 per draw.
+    design = tiny_design([([0, 1], 1)] * 4, 2, pool=3, k=2)
+    obs = observe(design, [(0,)] * 4, [[(0, 1)]] * 4)
+    results, info = S.pairing_test(design, obs)
+    # Pairs (I0,0), (I1,0), (I2,0): the smallest attainable p is (2/3)^4 ≈ 0.198 > 0.05: none testable.
+    assert info == {"pairs": 3, "testable": 0, "tarone_k": 1} and results == []
+    # With a pool of 10 (π = 0.2), (0.2)^4 = 0.0016: testable, and 4 of 4 is significant.
+    design = tiny_design([([0, 1], 1)] * 4, 2, pool=10, k=2)
+    results, info = S.pairing_test(design, observe(design, [(0,)] * 4, [[(3, 4)]] * 4))
+    assert info["testable"] == 10 and info["tarone_k"] == 10
+    assert {r.detail["inspector"] for r in results} == {"I3", "I4"}
+    assert all(r.pvalue == pytest.approx(0.2**4) and r.adjusted == pytest.approx(10 * 0.2**4) for r in results)
+
+
+def test_workload_against_binomial():
+    # 10 draws of one entity each, pool 4, k 2: each inspector's load is Binomial(10, 1/2).
+    design = tiny_design([([0], 1)] * 10, 1, pool=4, k=2)
+    assigned = [[(0, 1)]] * 10  # inspectors 0 and 1 every time
+    res = {r.detail["inspector"]: r for r in S.workload_test(design, observe(design, [(0,)] * 10, assigned))}
+    ref = sps.binom(10, 0.5)
+    assert res["I0"].statistic == 10 and res["I0"].pvalue == pytest.approx(2 * ref.sf(9))
+    assert res["I2"].statistic == 0 and res["I2"].pvalue == pytest.approx(2 * ref.cdf(0))
+
+
+def test_holm_and_bh():
+    # Holm by hand: sorted p = .01, .02, .04 with m = 3 → .03, .04, .04.
+    assert S.holm([0.04, 0.01, 0.02]) == pytest.approx([0.04, 0.03, 0.04])
+    q = S.bh(np.array([0.01, 0.02, 0.04, 0.5]))
+    np.testing.assert_allclose(q, [0.04, 0.04, 0.16 / 3, 0.5])
