@@ -30,8 +30,10 @@ The specification with test vectors is docs/draw-algorithm.md; tests pin them.
 from __future__ import annotations
 
 import hashlib
+import heapq
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import orjson
 
@@ -135,22 +137,33 @@ def _cryptorandom_draw(design: DrawDesign, seed: str) -> DrawResult:
 
 def _ticket_draw(design: DrawDesign, seed: str) -> DrawResult:
     """Select entities per stratum and assign inspectors. Strata are taken in
-    sorted name order, entities within a stratum by ascending ticket."""
-    by_stratum: dict[str, list[tuple[int, str]]] = {}
+    sorted name order, entities within a stratum by ascending ticket.
+
+    Same tickets as ticket()/inspector_ticket(), computed by hashing the shared
+    prefix once and copying the hash state per member (the vectors pin this)."""
+    by_stratum: dict[str, list[str]] = {}
     for uscc, stratum in design.frame:
-        by_stratum.setdefault(stratum, []).append((ticket(seed, design.task_id, stratum, uscc), uscc))
+        by_stratum.setdefault(stratum, []).append(uscc)
     selections: list[tuple[str, str]] = []
     for stratum in sorted(by_stratum):
+        members = by_stratum[stratum]
         n = design.sample_sizes.get(stratum, 0)
-        if n > len(by_stratum[stratum]):
-            raise ValueError(f"stratum {stratum!r}: sample size {n} exceeds its {len(by_stratum[stratum])} members")
-        for _, uscc in sorted(by_stratum[stratum])[:n]:
-            selections.append((uscc, stratum))
+        if n > len(members):
+            raise ValueError(f"stratum {stratum!r}: sample size {n} exceeds its {len(members)} members")
+        prefix = hashlib.sha256(f"{seed}|{design.task_id}|{stratum}|".encode())
+        selections += [(u, stratum) for _, u in heapq.nsmallest(n, ((_continue(prefix, u), u) for u in members))]
     assignments = []
     for uscc, _ in selections:
-        ranked = sorted(_eligible(design, uscc), key=lambda i: inspector_ticket(seed, design.task_id, uscc, i))
-        assignments.append((uscc, tuple(ranked[: design.inspectors_per_entity])))
+        prefix = hashlib.sha256(f"{seed}|{design.task_id}|inspector|{uscc}|".encode())
+        ranked = heapq.nsmallest(design.inspectors_per_entity, ((_continue(prefix, i), i) for i in _eligible(design, uscc)))
+        assignments.append((uscc, tuple(i for _, i in ranked)))
     return DrawResult(tuple(selections), tuple(assignments))
+
+
+def _continue(prefix: Any, text: str) -> int:
+    h = prefix.copy()
+    h.update(text.encode())
+    return int.from_bytes(h.digest(), "big")
 
 
 def read_frame(path: str) -> list[tuple[str, str]]:

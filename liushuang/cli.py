@@ -355,7 +355,7 @@ def rules() -> None:
 @click.argument("out", type=click.Path(file_okay=False, path_type=Path), default="liushuang-demo")
 @click.option("--entities", default=2000, show_default=True, help="Size of the synthetic city.")
 def demo(out: Path, entities: int) -> None:
-    """Run the whole job on built-in synthetic data: synthesise, validate, audit.
+    """Run the whole job on built-in synthetic data: synthesise, validate, audit draws and deadlines.
 
     Example: liushuang demo liushuang-demo
     """
@@ -372,8 +372,8 @@ def demo(out: Path, entities: int) -> None:
     report = Validator(quarantine_dir=out / "quarantine").validate_dir(data)
     click.echo(report.render_text(10))
     click.echo("")
-    click.echo("3/3 审计履职期限")
-    audits = [run.deadlines_report(data, load_policy(), as_of=config.until)]
+    click.echo("3/3 审计：双随机抽取与履职期限")
+    audits = [run.draws_report(data, load_policy()), run.deadlines_report(data, load_policy(), as_of=config.until)]
     for a in audits:
         a.write(out / "audit")
     index = run.write_index(out / "audit", audits)

@@ -91,6 +91,7 @@ def test_demo_runs_end_to_end(tmp_path: Path):
     assert "全部记录通过校验" in r.output
     assert (tmp_path / "demo" / "audit" / "index.html").exists()
     assert (tmp_path / "demo" / "audit" / "deadlines.html").exists()
+    assert (tmp_path / "demo" / "audit" / "draws.html").exists()
 
 
 def test_console_script_is_installed():
@@ -122,7 +123,7 @@ def test_every_command_has_an_example():
 def test_audit_writes_reports_and_index(clean_dir: Path, tmp_path: Path):
     r = run("audit", str(clean_dir), "-o", str(tmp_path / "rep"), "--as-of", "2026-11-30")
     assert r.exit_code == 0, r.output
-    for name in ("deadlines.html", "deadlines.md", "deadlines.json", "index.html"):
+    for name in ("deadlines.html", "deadlines.md", "deadlines.json", "draws.html", "draws.md", "draws.json", "index.html"):
         assert (tmp_path / "rep" / name).stat().st_size > 0, name
     doc = orjson.loads((tmp_path / "rep" / "deadlines.json").read_bytes())
     assert doc["meta"]["审计截止日"] == "2026-11-30"

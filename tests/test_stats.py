@@ -163,3 +163,12 @@ def test_holm_and_bh():
     assert S.holm([0.04, 0.01, 0.02]) == pytest.approx([0.04, 0.03, 0.04])
     q = S.bh(np.array([0.01, 0.02, 0.04, 0.5]))
     np.testing.assert_allclose(q, [0.04, 0.04, 0.16 / 3, 0.5])
+
+
+def test_counts_only_simulation_matches_the_full_one():
+    # Same generator state → the same replicate, with or without frame-sized arrays (including a flipped block).
+    design = tiny_design([([0, 1, 2, 3, 4], 2), ([5, 6, 7, 8], 3), ([0, 5, 9], 1)], 10)
+    for seed in range(20):
+        full = S.simulate(design, np.random.default_rng(seed), with_assignments=False).counts
+        fast = S.simulate_counts(design, np.random.default_rng(seed))
+        np.testing.assert_array_equal(full, fast)
