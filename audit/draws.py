@@ -60,11 +60,13 @@ def audit_draws(data: DrawData, *, resamples: int = 999, seed: int = 0, user_gro
     rng = np.random.default_rng(seed)
 
     # Global tests (Holm): diffuse favouritism, entities never drawn, list order.
-    sims = [S.simulate_counts(design, rng) for _ in range(resamples)]
+    # Keep only the two statistics of each re-run: the count vectors would take resamples × entities.
+    t_sim, z_sim = np.empty(resamples), np.empty(resamples)
+    for r in range(resamples):
+        counts = S.simulate_counts(design, rng)
+        t_sim[r], z_sim[r] = S.diffuse_statistic(null, counts), S.zeros_statistic(null, counts)
     t_obs = S.diffuse_statistic(null, observed.counts)
-    t_sim = np.array([S.diffuse_statistic(null, c) for c in sims])
     z_obs = S.zeros_statistic(null, observed.counts)
-    z_sim = np.array([S.zeros_statistic(null, c) for c in sims])
     global_tests = [
         S.TestResult("diffuse", t_obs, float((1 + np.count_nonzero(t_sim >= t_obs)) / (resamples + 1)),
                      t_obs / float(t_sim.mean()) if len(t_sim) and t_sim.mean() else None, {"simulated_mean": float(t_sim.mean()) if len(t_sim) else None}),

@@ -144,17 +144,30 @@ def simulate_counts(design: Design, rng: np.random.Generator) -> np.ndarray:
 
 
 def _distinct_positions(block: np.ndarray, size: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """Uniform distinct positions within each block: draw with replacement, then
-    redraw every repeat until none is left (rejection keeps the sample uniform)."""
+    """Uniform distinct positions within each block: draw with replacement, keep
+    the first occurrence of each position, and redraw the repeats until they
+    land on free positions (rejection keeps the sample uniform). After the
+    first round only the few repeats are re-examined, against the sorted set
+    of positions already taken."""
+    width = int(size.max()) + 1 if len(size) else 1
     pos = (rng.random(len(block)) * size[block]).astype(np.int64)
-    todo = np.arange(len(block))
+    key = block * width + pos
+    taken, first = np.unique(key, return_index=True)
+    todo = np.setdiff1d(np.arange(len(block)), first, assume_unique=True)
     while len(todo):
-        key = block * (int(size.max()) + 1) + pos
-        order = np.argsort(key, kind="stable")
-        dup = np.zeros(len(key), bool)
-        dup[order[1:]] = key[order[1:]] == key[order[:-1]]
-        todo = np.flatnonzero(dup)
-        pos[todo] = (rng.random(len(todo)) * size[block[todo]]).astype(np.int64)
+        new = (rng.random(len(todo)) * size[block[todo]]).astype(np.int64)
+        k = block[todo] * width + new
+        at = np.searchsorted(taken, k)
+        clash = (at < len(taken)) & (taken[np.minimum(at, len(taken) - 1)] == k)
+        _, first_new = np.unique(k, return_index=True)
+        fresh = np.zeros(len(k), bool)
+        fresh[first_new] = True
+        ok = ~clash & fresh
+        pos[todo[ok]] = new[ok]
+        if ok.any():
+            accepted = np.sort(k[ok])  # sorted, so that np.insert keeps `taken` sorted
+            taken = np.insert(taken, np.searchsorted(taken, accepted), accepted)
+        todo = todo[~ok]
     return pos
 
 

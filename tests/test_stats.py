@@ -172,3 +172,16 @@ def test_counts_only_simulation_matches_the_full_one():
         full = S.simulate(design, np.random.default_rng(seed), with_assignments=False).counts
         fast = S.simulate_counts(design, np.random.default_rng(seed))
         np.testing.assert_array_equal(full, fast)
+
+
+def test_no_entity_is_drawn_twice_in_a_block_at_high_sampling_fractions():
+    # Many collisions (30-49 % fractions): every block's sample must have distinct members, n of them.
+    rng = np.random.default_rng(3)
+    blocks = [(list(range(b * 200, b * 200 + 200)), int(n)) for b, n in enumerate(rng.integers(60, 99, size=50))]
+    design = tiny_design(blocks, 10_000)
+    for _ in range(20):
+        obs = S.simulate(design, rng, with_assignments=False)
+        for b, (members, n) in enumerate(blocks):
+            picked = obs.sel_entity[obs.sel_block == b]
+            assert len(picked) == n == len(set(picked.tolist()))
+        assert S.simulate_counts(design, rng).max() == 1
