@@ -366,9 +366,11 @@ def pairing_test(design: Design, observed: Observed, alpha: float = 0.05) -> tup
     log_min = np.bincount(inv, weights=np.log(prob), minlength=len(uniq))
     keep = trials >= 2
     min_p = np.exp(log_min[keep])
-    K = 1
-    while K <= len(min_p) and np.count_nonzero(min_p <= alpha / K) > K:
-        K += 1
+    # Tarone: the smallest K with m(K) = #{min_p <= alpha/K} <= K; m falls as K grows, so search it on sorted min_p.
+    ordered = np.sort(min_p)
+    Ks = np.arange(1, len(min_p) + 2)
+    m_of_K = np.searchsorted(ordered, alpha / Ks, side="right")
+    K = int(Ks[np.argmax(m_of_K <= Ks)])
     testable_keys = uniq[keep][min_p <= alpha / K]
     info = {"pairs": int(keep.sum()), "testable": int(len(testable_keys)), "tarone_k": K}
     if not len(testable_keys):
@@ -380,15 +382,17 @@ def pairing_test(design: Design, observed: Observed, alpha: float = 0.05) -> tup
     candidates = [k for k in testable_keys.tolist() if count_of.get(k, 0) >= 2]
     results = []
     if candidates:
+        prob_sum = np.bincount(inv, weights=prob, minlength=len(uniq))
         want = np.isin(key, candidates)
         pmf, _ = poisson_binomial_pmfs(prob[want], np.searchsorted(np.array(candidates), key[want]), len(candidates))
         for n, k in enumerate(candidates):
             c = count_of[k]
             p = float(pmf[n, c:].sum())
             e, j = divmod(k, J)
-            expected = float(prob[key == k].sum())
+            u = int(np.searchsorted(uniq, k))
+            expected = float(prob_sum[u])
             results.append(TestResult("pair", float(c), p, c / expected, {"inspector": design.inspector_names[j], "entity": int(e),
-                                                                      "expected": expected, "draws": int(np.count_nonzero(key == k))},
+                                                                      "expected": expected, "draws": int(trials[u])},
                                       adjusted=min(1.0, p * K)))
     return results, info
 
