@@ -412,6 +412,17 @@ def _read_xlsx(src: SourceFile) -> Iterator[RawRecord]:
         wb.close()
 
 
+def line_offset(src: SourceFile, line: int) -> int | None:
+    """Byte offset of a line (1-based) of a text file; a rare look-up (duplicates found after a parallel pass)."""
+    offset = 0
+    with open(src.path, "rb") as fh:
+        for n, text in enumerate(fh, 1):
+            if n == line:
+                return offset
+            offset += len(text)
+    return None
+
+
 def fetch(src: SourceFile, line: int | None, row: int | None, byte_offset: int | None) -> Any:
     """Re-read one record's data by its location (for the quarantine of a
     record rejected after a parallel worker already let its data go)."""

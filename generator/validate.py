@@ -148,7 +148,7 @@ def _assess_part(src: readers.SourceFile, part: Any) -> tuple[list[Outcome | tup
     for raw in readers.read(src, part):
         o = assess(src.kind, raw, compiled, regions)
         if not o.issues and not o.pending and not o.gate_disagreed:
-            out.append((o.line, o.row, o.byte_offset, o.key))
+            out.append((o.line if o.line is not None else o.row, o.key))  # line for text formats, row otherwise
         else:
             out.append(o)
     lines = 0
@@ -221,7 +221,7 @@ class Validator:
 
     # --- producing outcomes in file order ---------------------------------------------
 
-    def _outcomes(self, src: readers.SourceFile, sink: Sink | None, bar: Progress) -> Iterator[Outcome]:
+    def _outcomes(self, src: readers.SourceFile, sink: Sink | None, bar: Progress) -> Iterator[Outcome | tuple[Any, ...]]:
         size = readers.file_size(src.path)
         parallel = (self.workers > 1 and sink is None and size >= PARALLEL_MIN_BYTES
                     and src.fmt in ("jsonl", "parquet") and src.kind != "inspection_tasks")
@@ -248,7 +248,10 @@ class Validator:
             if part == part_list[0]:
                 src.encoding = encoding
             for item in outcomes:
-                o = item if isinstance(item, Outcome) else _clean_outcome(*item)
+                if item.__class__ is tuple:  # a clean record: (line or row, key), renumbered
+                    yield (item[0] + (line_base if src.fmt == "jsonl" else row_base), item[1])
+                    continue
+                o = item
                 if o.line is not None:
                     o.line += line_base
                 if o.row is not None:
@@ -275,6 +278,18 @@ class Validator:
         try:
             for o in self._outcomes(src, sink, bar):
                 stats.read += 1
+                if o.__class__ is tuple:
+                    # Fast path for the clean records a worker sends back: only the key matters here.
+                    position, key = o
+                    if key is None or key not in seen:
+                        if key is not None:
+                            seen[key] = (file_index, position)
+                        stats.accepted += 1
+                        kstats.accepted += 1
+                        continue
+                    # A duplicate: the full path reports it (its bytes are re-read for the quarantine).
+                    line, row = (position, None) if src.fmt == "jsonl" else (None, position)
+                    o = _clean_outcome(line, row, readers.line_offset(src, line) if line else None, key)
                 issues = o.issues
                 if o.gate_disagreed:
                     report.gate_disagreements += 1
