@@ -181,7 +181,7 @@ def test_no_entity_is_drawn_twice_in_a_block_at_high_sampling_fractions():
     design = tiny_design(blocks, 10_000)
     for _ in range(20):
         obs = S.simulate(design, rng, with_assignments=False)
-        for b, (members, n) in enumerate(blocks):
+        for b, (_members, n) in enumerate(blocks):
             picked = obs.sel_entity[obs.sel_block == b]
             assert len(picked) == n == len(set(picked.tolist()))
         assert S.simulate_counts(design, rng).max() == 1
