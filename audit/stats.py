@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-from scipy import signal, stats
+from scipy import signal, special, stats
 
 from .draw_data import DrawData
 
@@ -270,13 +270,8 @@ class NullModel:
         if blocks is not None:
             k = np.where(blocks, k, 0)
         fixed = int(d.block_sample[k == d.block_size].sum())
-        parts = []
-        for N, K, n in zip(d.block_size[(k > 0) & (k < d.block_size)], k[(k > 0) & (k < d.block_size)],
-                           d.block_sample[(k > 0) & (k < d.block_size)]):
-            lo = max(0, n - (N - K))
-            pmf = stats.hypergeom.pmf(np.arange(lo, min(n, K) + 1), N, K, n)
-            parts.append(np.concatenate([np.zeros(lo), pmf]))
-        return _convolve_all(parts), fixed
+        mixed = (k > 0) & (k < d.block_size) & (d.block_sample > 0)
+        return _convolve_all(_hypergeom_pmfs(d.block_size[mixed], k[mixed], d.block_sample[mixed])), fixed
 
     def group_test(self, name: str, in_group: np.ndarray, observed: Observed, blocks: np.ndarray | None = None,
                    cache: dict[str, Any] | None = None) -> TestResult:
@@ -300,6 +295,27 @@ class NullModel:
         return TestResult(name, float(s + fixed), p, (s + fixed) / expected if expected else None,
                           {"expected": expected, "p_upper": min(upper, 1.0), "p_lower": min(lower, 1.0),
                            "entities": int(in_group.sum())})
+
+
+def _hypergeom_pmfs(N: np.ndarray, K: np.ndarray, n: np.ndarray) -> list[np.ndarray]:
+    """Hypergeometric pmfs P(X = x), x = 0..min(n, K), of many blocks in one
+    vectorised log-gamma evaluation (scipy.stats.hypergeom one block at a time
+    spends its time in call overhead at city scale)."""
+    if not len(N):
+        return []
+    hi = np.minimum(n, K)
+    lengths = hi + 1
+    block = np.repeat(np.arange(len(N)), lengths)
+    x = np.arange(lengths.sum()) - np.repeat(np.cumsum(lengths) - lengths, lengths)
+    Nb, Kb, nb = N[block], K[block], n[block]
+    valid = (nb - x) <= (Nb - Kb)
+
+    def lchoose(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        return special.gammaln(a + 1) - special.gammaln(b + 1) - special.gammaln(a - b + 1)
+
+    logp = lchoose(Kb, x) + lchoose(Nb - Kb, np.where(valid, nb - x, 0)) - lchoose(Nb, nb)
+    pmf = np.where(valid, np.exp(logp), 0.0)
+    return np.split(pmf, np.cumsum(lengths)[:-1])
 
 
 def _convolve_all(parts: list[np.ndarray]) -> np.ndarray:

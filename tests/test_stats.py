@@ -185,3 +185,11 @@ def test_no_entity_is_drawn_twice_in_a_block_at_high_sampling_fractions():
             picked = obs.sel_entity[obs.sel_block == b]
             assert len(picked) == n == len(set(picked.tolist()))
         assert S.simulate_counts(design, rng).max() == 1
+
+
+def test_vectorised_hypergeometric_pmfs_equal_scipy():
+    N = np.array([5, 40, 1000, 7, 300])
+    K = np.array([2, 13, 999, 7, 1])
+    n = np.array([3, 20, 10, 2, 299])
+    for (nn, kk, ss), pmf in zip(zip(N, K, n), S._hypergeom_pmfs(N, K, n)):
+        np.testing.assert_allclose(pmf, sps.hypergeom.pmf(np.arange(min(ss, kk) + 1), nn, kk, ss), rtol=1e-9, atol=1e-300)
