@@ -19,6 +19,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from _child import print_stages, run_child
+
 CHILD = r"""
 import datetime as dt, json, sys, time
 from pathlib import Path
@@ -59,14 +61,10 @@ def main() -> None:
     files = json.loads((data / "synth-manifest.json").read_text())["files"]
     print("running the deadline audit …", file=sys.stderr)
     with tempfile.TemporaryDirectory() as out:
-        r = json.loads(subprocess.run([sys.executable, "-c", CHILD, str(data), out], check=True, capture_output=True,
-                                      text=True).stdout.strip().splitlines()[-1])
+        r = run_child(CHILD, str(data), out)
     print(f"\ncity: {args.entities:,} entities, {args.years} years, {r['records']:,} records "
           "(" + ", ".join(f"{k} {v['records']:,}" for k, v in files.items()) + ")\n")
-    print("| stage | wall (s) |\n|---|---:|")
-    for stage in ("load", "audit", "report", "total"):
-        print(f"| {stage} | {r[stage + '_s']:.1f} |")
-    print(f"\npeak memory (VmHWM): {r['peak_bytes'] / 2**30:.2f} GiB")
+    print_stages(r, ("load", "audit", "report", "total"))
 
 
 if __name__ == "__main__":

@@ -15,12 +15,12 @@ Target (issue 4): <= 2 minutes and <= 4 GB on a 2-core machine.
 from __future__ import annotations
 
 import argparse
-import json
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+
+from _child import print_stages, run_child
 
 CHILD = r"""
 import json, sys, time
@@ -98,14 +98,10 @@ def main() -> None:
         print(f"  synthesised in {time.perf_counter() - t:.0f} s", file=sys.stderr)
     print("running the draws audit …", file=sys.stderr)
     with tempfile.TemporaryDirectory() as out:
-        r = json.loads(subprocess.run([sys.executable, "-c", CHILD, str(data), out, str(args.resamples)], check=True,
-                                      capture_output=True, text=True).stdout.strip().splitlines()[-1])
+        r = run_child(CHILD, str(data), out, str(args.resamples))
     print(f"\n{r['draws']:,} draws ({r['verified']:,} re-derived exactly) over {args.entities:,} entities, frames of {args.frame:,}, "
           f"{args.resamples} Monte Carlo re-runs\n")
-    print("| stage | wall (s) |\n|---|---:|")
-    for stage in ("load", "verify", "stats", "report", "total"):
-        print(f"| {stage} | {r[stage + '_s']:.1f} |")
-    print(f"\npeak memory (VmHWM): {r['peak_bytes'] / 2**30:.2f} GiB")
+    print_stages(r, ("load", "verify", "stats", "report", "total"))
 
 
 if __name__ == "__main__":

@@ -225,6 +225,21 @@ class _Generator:
                         "reported_to_registrar_on": reported.isoformat(), "note": f"许可决定 {lic['decision_number']} 已撤销"})
         self.records.update(notifications=notes, feedback=feedback, licenses=licenses, tracking=tracking)
 
+    def subject(self, e: dict[str, Any], natural: bool, *, org_share: float) -> dict[str, Any]:
+        """The national standard's subject fields for an entity (or its operator, as a natural person)."""
+        rep = e["legal_representative"]
+        return {
+            "subject_name": rep["name"] if natural else e["name"],
+            "subject_category": "自然人" if natural else ("个体工商户" if e["kind"] == "个体工商户" else "法人及非法人组织"),
+            "uscc": None if natural else e["uscc"],
+            "org_code": None if natural or self.rng.random() >= org_share else ids.uscc_org_code(e["uscc"]),
+            "legal_representative": None if natural else rep["name"],
+            "legal_rep_id_type": None if natural else "身份证",
+            "legal_rep_id_number": None if natural else rep["id_number"],
+            "person_id_type": "身份证" if natural else None,
+            "person_id_number": rep["id_number"] if natural else None,
+        }
+
     def license(self, e: dict[str, Any], item: str, decided: dt.date) -> dict[str, Any]:
         rng = self.rng
         item_name, dept, cert, prefix = V.CATALOGUE[item]
@@ -235,15 +250,7 @@ class _Generator:
         valid_to = dt.date(2099, 12, 31) if long_term else _days(decided, 5 * 365 - 1)
         published = _days(decided, self.delay(6, (10, 30)))
         rec: dict[str, Any] = {
-            "subject_name": e["legal_representative"]["name"] if natural else e["name"],
-            "subject_category": "自然人" if natural else ("个体工商户" if e["kind"] == "个体工商户" else "法人及非法人组织"),
-            "uscc": None if natural else e["uscc"],
-            "org_code": None if natural or rng.random() < 0.6 else ids.uscc_org_code(e["uscc"]),
-            "legal_representative": None if natural else e["legal_representative"]["name"],
-            "legal_rep_id_type": None if natural else "身份证",
-            "legal_rep_id_number": None if natural else e["legal_representative"]["id_number"],
-            "person_id_type": "身份证" if natural else None,
-            "person_id_number": e["legal_representative"]["id_number"] if natural else None,
+            **self.subject(e, natural, org_share=0.4),
             "decision_document_name": f"准予{item_name}决定书",
             "decision_number": f"大{word}许准字〔{decided.year}〕第{seq:06d}号",
             "license_category": "登记" if long_term else rng.choice(["普通", "普通", "普通", "核准", "认可"]),
@@ -296,15 +303,7 @@ class _Generator:
             district_word = next(d[1] for d in V.DISTRICTS if d[0] == e["region_code"])[:1]
             natural = rng.random() < 0.03
             rec: dict[str, Any] = {
-                "subject_name": e["legal_representative"]["name"] if natural else e["name"],
-                "subject_category": "自然人" if natural else ("个体工商户" if e["kind"] == "个体工商户" else "法人及非法人组织"),
-                "uscc": None if natural else e["uscc"],
-                "org_code": None if natural or rng.random() < 0.5 else ids.uscc_org_code(e["uscc"]),
-                "legal_representative": None if natural else e["legal_representative"]["name"],
-                "legal_rep_id_type": None if natural else "身份证",
-                "legal_rep_id_number": None if natural else e["legal_representative"]["id_number"],
-                "person_id_type": "身份证" if natural else None,
-                "person_id_number": e["legal_representative"]["id_number"] if natural else None,
+                **self.subject(e, natural, org_share=0.5),
                 "decision_number": f"连{V.DEPARTMENTS[dept][1]}{district_word}罚字〔{decided.year}〕{self.next('pen' + str(decided.year)):06d}号",
                 "violation_type": violation,
                 "violation_facts": f"经查，当事人{violation}，违法经营额{rng.randrange(100, 200000)}元。",

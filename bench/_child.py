@@ -1,0 +1,20 @@
+"""Shared by the benchmark scripts: run a measured stage in a fresh process."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+
+def run_child(code: str, *args: str) -> dict:
+    """Run ``code`` with ``args`` in a new interpreter; its last stdout line is JSON."""
+    out = subprocess.run([sys.executable, "-c", code, *args], check=True, capture_output=True, text=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def print_stages(result: dict, stages: tuple[str, ...]) -> None:
+    print("| stage | wall (s) |\n|---|---:|")
+    for stage in stages:
+        print(f"| {stage} | {result[stage + '_s']:.1f} |")
+    print(f"\npeak memory (VmHWM): {result['peak_bytes'] / 2**30:.2f} GiB")
