@@ -53,18 +53,14 @@ def read_groups(paths: tuple[Path, ...]) -> dict[str, set[str]]:
 
 
 def audit_draws(data: DrawData, *, resamples: int = 999, seed: int = 0, user_groups: dict[str, set[str]] | None = None,
-                alpha: float = ALPHA) -> DrawsAudit:
-    verdicts = verify_all(data)
+                alpha: float = ALPHA, verdicts: list[Verdict] | None = None) -> DrawsAudit:
+    """Verify every draw (unless ``verdicts`` are given), then the statistics."""
+    verdicts = verify_all(data) if verdicts is None else verdicts
     design, observed = S.design_from(data)
     null = S.NullModel(design)
-    rng = np.random.default_rng(seed)
 
     # Global tests (Holm): diffuse favouritism, entities never drawn, list order.
-    # Keep only the two statistics of each re-run: the count vectors would take resamples × entities.
-    t_sim, z_sim = np.empty(resamples), np.empty(resamples)
-    for r in range(resamples):
-        counts = S.simulate_counts(design, rng)
-        t_sim[r], z_sim[r] = S.diffuse_statistic(null, counts), S.zeros_statistic(null, counts)
+    t_sim, z_sim = monte_carlo(design, null, resamples, seed)
     t_obs = S.diffuse_statistic(null, observed.counts)
     z_obs = S.zeros_statistic(null, observed.counts)
     global_tests = [
@@ -128,6 +124,47 @@ def audit_draws(data: DrawData, *, resamples: int = 999, seed: int = 0, user_gro
     if nv:
         audit.notes.append(f"{nv} 次抽取未记录算法或种子，无法逐一复核，只能用统计方法检验（统计方法只能发现较大或成组的偏差）。")
     return audit
+
+
+MC_STREAMS = 8  # fixed, so the result depends on the seed only, not on the number of workers
+_MC: tuple[S.Design, S.NullModel] | None = None
+
+
+def _mc_stream(job: tuple[int, int, int]) -> tuple[np.ndarray, np.ndarray]:
+    """Diffuse and zeros statistics of ``count`` re-runs from one seed stream.
+    Only the two statistics are kept: count vectors would take resamples × entities."""
+    assert _MC is not None
+    design, null = _MC
+    seed, stream, count = job
+    rng = np.random.default_rng(np.random.SeedSequence(seed).spawn(MC_STREAMS)[stream])
+    t, z = np.empty(count), np.empty(count)
+    for r in range(count):
+        counts = S.simulate_counts(design, rng)
+        t[r], z[r] = S.diffuse_statistic(null, counts), S.zeros_statistic(null, counts)
+    return t, z
+
+
+def monte_carlo(design: S.Design, null: S.NullModel, resamples: int, seed: int,
+                workers: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """``resamples`` fair re-runs of the recorded design, in MC_STREAMS
+    independent streams spawned from ``seed`` (worker processes when large)."""
+    import multiprocessing
+    import os
+    from concurrent.futures import ProcessPoolExecutor
+
+    global _MC
+    jobs = [(seed, s, resamples // MC_STREAMS + (s < resamples % MC_STREAMS)) for s in range(MC_STREAMS)]
+    workers = workers or os.cpu_count() or 1
+    _MC = (design, null)
+    try:
+        if workers > 1 and resamples * len(design.members) > 200_000_000:
+            with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork")) as pool:
+                parts = list(pool.map(_mc_stream, jobs))
+        else:
+            parts = [_mc_stream(j) for j in jobs]
+    finally:
+        _MC = None
+    return np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
 
 
 def _inspector_groups(data: DrawData, design: S.Design, observed: S.Observed, null: S.NullModel) -> list[S.TestResult]:

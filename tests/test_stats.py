@@ -193,3 +193,16 @@ def test_vectorised_hypergeometric_pmfs_equal_scipy():
     n = np.array([3, 20, 10, 2, 299])
     for (nn, kk, ss), pmf in zip(zip(N, K, n), S._hypergeom_pmfs(N, K, n)):
         np.testing.assert_allclose(pmf, sps.hypergeom.pmf(np.arange(min(ss, kk) + 1), nn, kk, ss), rtol=1e-9, atol=1e-300)
+
+
+def test_monte_carlo_depends_on_the_seed_only():
+    from liushuang.audit.draws import monte_carlo
+
+    design = tiny_design([(list(range(b * 50, b * 50 + 50)), 7) for b in range(30)], 1500)
+    null = S.NullModel(design)
+    serial = monte_carlo(design, null, 101, seed=5, workers=1)
+    assert len(serial[0]) == 101
+    again = monte_carlo(design, null, 101, seed=5, workers=2)
+    np.testing.assert_array_equal(serial[0], again[0])
+    np.testing.assert_array_equal(serial[1], again[1])
+    assert not np.array_equal(serial[0], monte_carlo(design, null, 101, seed=6, workers=1)[0])
