@@ -160,7 +160,9 @@ _SUBJECT_FIELDS = ("uscc", "subject_category", "authority_uscc", "data_source_us
 def _subject(out: list[Finding], rec: dict[str, Any]) -> None:
     # The same party, authority and source recur across decisions: memoise on
     # the fields these checks read (only hashable values are cached).
-    key = tuple(rec.get(f) for f in _SUBJECT_FIELDS)
+    get = rec.get
+    key = (get("uscc"), get("subject_category"), get("authority_uscc"), get("data_source_uscc"), get("org_code"),
+           get("legal_rep_id_number"), get("legal_rep_id_type"), get("person_id_number"), get("person_id_type"))
     try:
         found = _subject_findings(key)
     except TypeError:  # an unhashable value (a list where text belongs): the schema reports it
