@@ -145,6 +145,12 @@ def parts(src: SourceFile, target_bytes: int) -> list[Any]:
 def read_fast(src: SourceFile, part: Any) -> Iterator[RawRecord | tuple[int, int, Any]]:
     """Like read(), but a well-formed JSON line comes as a bare (line, byte
     offset, data) tuple: the parallel workers' fast path. Anything else is a RawRecord."""
+    if src.fmt == "parquet":
+        try:
+            yield from _read_parquet(src, part, fast=True)
+        except OSError as exc:
+            raise ReadError(Issue("file-unreadable", f"无法读取文件“{src.name}”：{exc.strerror or exc}", file=src.name, kind=src.kind)) from exc
+        return
     if src.fmt != "jsonl":
         yield from read(src, part)
         return
@@ -346,7 +352,7 @@ def parquet_columns(src: SourceFile) -> ColumnPlan:
     return plan_columns(src.kind, pq.ParquetFile(src.path).schema_arrow.names)
 
 
-def _read_parquet(src: SourceFile, row_groups: list[int] | None = None) -> Iterator[RawRecord]:
+def _read_parquet(src: SourceFile, row_groups: list[int] | None = None, *, fast: bool = False) -> Iterator[Any]:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
@@ -364,7 +370,7 @@ def _read_parquet(src: SourceFile, row_groups: list[int] | None = None) -> Itera
     strict = [path for path in paths if not nullable(src.kind, path)]
     row = 0
     try:
-        for batch in pf.iter_batches(batch_size=16384, columns=wanted, row_groups=row_groups):
+        for batch in pf.iter_batches(batch_size=4096, columns=wanted, row_groups=row_groups):
             columns = [_column_values(batch.column(j), convs[j]) for j in range(len(wanted))]
             if nested:
                 sub = ColumnPlan(tuple((j, paths[j], _identity) for j in range(len(paths))), (), ())
@@ -380,7 +386,7 @@ def _read_parquet(src: SourceFile, row_groups: list[int] | None = None) -> Itera
                     for p in strict:
                         if rec[p] is None:
                             del rec[p]
-                    yield RawRecord(rec, row=row)
+                    yield (row, None, rec) if fast else RawRecord(rec, row=row)
     except (pa.ArrowInvalid, pa.ArrowException) as exc:
         raise ReadError(Issue("file-format", f"文件“{src.name}”在第 {row + 1} 行之后损坏（{_short(str(exc))}）", file=src.name, row=row + 1, kind=src.kind)) from exc
 

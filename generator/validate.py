@@ -149,14 +149,17 @@ def _assess_part(src: readers.SourceFile, part: Any) -> tuple[list[Outcome | tup
     refs = Deferred(regions)
     for raw in readers.read_fast(src, part):
         if raw.__class__ is tuple:
-            # Fast path: a parsed line, (line, byte offset, data). Most records are clean: no per-record objects.
+            # Fast path: a parsed record, (line or row, byte offset or None, data). Most records are clean: no per-record objects.
             line, offset, data = raw
             if data.__class__ is dict and gate.is_valid(data):
                 if not check(data, refs) and not refs.pending:
                     out.append((line, _key_of(data, key_fields)))
                     continue
                 refs.pending = []
-            raw = readers.RawRecord(data, line=line, byte_offset=offset)
+            if src.fmt == "parquet":
+                raw = readers.RawRecord(data, row=line)
+            else:
+                raw = readers.RawRecord(data, line=line, byte_offset=offset)
         o = assess(src.kind, raw, compiled, regions)
         if not o.issues and not o.pending and not o.gate_disagreed:
             out.append((o.line if o.line is not None else o.row, o.key))  # line for text formats, row otherwise
