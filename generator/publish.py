@@ -1,0 +1,110 @@
+"""Decide what the public site may show (DOMAIN.md §4; policy [publicity], [privacy]).
+
+Every validated record gets exactly one decision: published (with personal data
+masked) or withheld with a reason, so a build can report, per kind,
+``input = published + withheld (per reason) + rejected``. The same decisions
+drive pages, search, feeds and downloads, so an expired or revoked decision
+disappears from all of them at the next build.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+from liushuang.policy import Policy
+from liushuang.publicity import exempt_from_publication, publicity_end
+
+WITHHELD_ZH = {
+    "warning-only": "仅警告的行政处罚不公示",
+    "summary-procedure": "简易程序作出的行政处罚不公示",
+    "expired": "公示期已满",
+    "revoked": "决定已撤销或变更",
+    "not-yet-published": "尚未到公示日期",
+}
+# Fields that are never published, whatever the policy.
+NEVER = {"legal_rep_id_number", "person_id_number", "phone", "address"}
+_PHONE = re.compile(r"(?<!\d)1[3-9]\d{9}(?!\d)")
+_ID = re.compile(r"(?<![0-9A-Za-z])(\d{6})(\d{8})(\d{3})([0-9Xx])(?![0-9A-Za-z])")
+
+
+def mask_id(number: str) -> str:
+    """Keep the region and the last four characters: 210281********123X."""
+    if len(number) >= 10:
+        return number[:6] + "*" * (len(number) - 10) + number[-4:]
+    return "*" * len(number)
+
+
+def mask_name(name: str, mode: str) -> str:
+    if mode == "none":
+        return name
+    if mode == "hide":
+        return "自然人"
+    return name[:1] + "*" * max(1, len(name) - 1)
+
+
+def scrub_text(text: str) -> str:
+    """Free text may quote an ID or a mobile number: mask them wherever they appear."""
+    text = _ID.sub(lambda m: mask_id(m.group(0)), text)
+    return _PHONE.sub(lambda m: m.group(0)[:3] + "****" + m.group(0)[-4:], text)
+
+
+@dataclass
+class Decisions:
+    published: Counter[str] = field(default_factory=Counter)
+    withheld: dict[str, Counter[str]] = field(default_factory=dict)
+
+    def count(self, kind: str, reason: str | None) -> None:
+        if reason is None:
+            self.published[kind] += 1
+        else:
+            self.withheld.setdefault(kind, Counter())[reason] += 1
+
+
+class Publisher:
+    def __init__(self, policy: Policy, build_date: dt.date) -> None:
+        self.policy = policy
+        self.build_date = build_date
+        self.names = policy.raw["privacy"]["natural_person_names"]
+        self.decisions = Decisions()
+
+    def withheld_reason(self, kind: str, rec: dict[str, Any]) -> str | None:
+        today = self.build_date.isoformat()
+        if kind in ("licenses", "penalties"):
+            if rec.get("revoked_on"):
+                return "revoked"
+            if not rec.get("published_on") or rec["published_on"] > today:
+                return "not-yet-published"
+        if kind == "penalties":
+            exempt = exempt_from_publication(rec)
+            if exempt:
+                return exempt
+            end = publicity_end(rec, self.policy)
+            if end is not None and end < self.build_date:
+                return "expired"
+        if kind == "inspection_results" and (not rec.get("published_on") or rec["published_on"] > today):
+            return "not-yet-published"
+        return None
+
+    def decide(self, kind: str, rec: dict[str, Any]) -> dict[str, Any] | None:
+        """The public form of a record, or None when it is withheld."""
+        reason = self.withheld_reason(kind, rec)
+        self.decisions.count(kind, reason)
+        return None if reason else self.public_form(kind, rec)
+
+    def public_form(self, kind: str, rec: dict[str, Any]) -> dict[str, Any]:
+        out = {k: (scrub_text(v) if isinstance(v, str) else v) for k, v in rec.items() if k not in NEVER}
+        if kind == "entities" and isinstance(out.get("legal_representative"), dict):
+            rep = dict(out["legal_representative"])
+            rep.pop("id_number", None)
+            out["legal_representative"] = rep
+            if rec.get("kind") == "个体工商户":  # an individual business's operator is a natural person
+                rep["name"] = mask_name(rep.get("name", ""), self.names)
+        if rec.get("subject_category") == "自然人":
+            out["subject_name"] = mask_name(rec["subject_name"], self.names)
+            if rec.get("person_id_number"):
+                out["person_id_masked"] = mask_id(rec["person_id_number"])
+        return out
