@@ -339,6 +339,55 @@ def draw(frame: Path, task_id: str, department: str, items: tuple[str, ...], sam
 
 
 @main.command()
+@click.argument("data", type=click.Path(path_type=Path))
+@click.option("-o", "--output", required=True, type=click.Path(file_okay=False, path_type=Path), help="Directory of the site.")
+@click.option("--build-date", help="Date the site is built for (YYYY-MM-DD): publicity periods end relative to it [default: today].")
+@click.option("--progress/--no-progress", default=None, help="Progress bar [default: only on a terminal].")
+@policy_option
+def build(data: Path, output: Path, build_date: str | None, progress: bool | None, policy_path: Path | None) -> None:
+    """Build the public site from DATA: only valid, publishable records, personal data masked.
+
+    The site is written to a temporary folder and replaces OUTPUT only when the
+    build succeeded. build-report.json counts, per kind, input = published +
+    withheld (per reason) + rejected. (First slice of the site: record, entity,
+    task and list pages; search, downloads and feeds are still to come.)
+
+    Example: liushuang build demo/data -o demo/site --build-date 2026-11-30
+    """
+    from liushuang.generator.site import build as build_site
+
+    if not data.is_dir():
+        raise UsageError(f"数据目录“{data}”不存在或不是目录")
+    day = _as_of(build_date) or dt.date.today()
+    report = build_site(data, output, _policy(policy_path), build_date=day, progress=progress)
+    for kind, c in report.counts.items():
+        withheld = "，".join(f"{k} {v}" for k, v in c["withheld"].items()) or "0"
+        click.echo(f"{kind}: 输入 {c['input']} = 公开 {c['published']} + 不公开（{withheld}）+ 校验未通过 {c['rejected']}")
+    click.echo(f"已生成 {report.pages} 个页面 → {output}；本地查看：liushuang serve {output}")
+    sys.exit(0 if report.conserved else 1)
+
+
+@main.command()
+@click.argument("site", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("--port", default=8000, show_default=True)
+def serve(site: Path, port: int) -> None:
+    """Serve a built site on http://127.0.0.1:PORT/ (loopback only).
+
+    Example: liushuang serve demo/site --port 8000
+    """
+    import functools
+    import http.server
+
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(site))
+    with http.server.ThreadingHTTPServer(("127.0.0.1", port), handler) as httpd:
+        click.echo(f"http://127.0.0.1:{port}/  （Ctrl+C 停止）")
+        try:
+            httpd.serve_forever()
+        except KeyboardInterrupt:
+            pass
+
+
+@main.command()
 def rules() -> None:
     """List every validation rule: slug, severity, title and basis.
 

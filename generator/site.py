@@ -1,0 +1,193 @@
+"""Build the public site: validate → decide what is published → render → write.
+
+This is the first slice of the site (issue 3): record pages, entity pages,
+paginated lists and the build report, rendered with jinja2 (autoescaped) into
+a temporary folder that replaces OUT only when the build succeeded. Search,
+downloads, feeds and the mkdocs narrative pages are still to come.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import shutil
+from collections import defaultdict
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import orjson
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+
+from liushuang import schemas
+from liushuang.policy import Policy
+from liushuang.urls import record_path, slug
+
+from .publish import WITHHELD_ZH, Publisher
+from .validate import Validator
+
+SITE_NAME = "六双 · 市场监管信息公开"
+PAGE_KINDS = ("licenses", "penalties", "inspection_tasks", "inspection_results", "entities")
+LIST_COLUMNS = {
+    "penalties": (("decision_number", "决定书文号"), ("subject_name", "当事人"), ("authority", "处罚机关"), ("decided_on", "决定日期")),
+    "licenses": (("decision_number", "决定文书号"), ("subject_name", "被许可人"), ("authority", "许可机关"), ("decided_on", "决定日期")),
+    "inspection_tasks": (("task_id", "任务编号"), ("task_name", "任务名称"), ("department", "部门"), ("start_on", "开始日期")),
+}
+DATE_FIELD = {"penalties": "decided_on", "licenses": "decided_on", "inspection_tasks": "start_on"}
+KEY = {"penalties": "decision_number", "licenses": "decision_number", "inspection_tasks": "task_id"}
+LABEL = {"penalties": "行政处罚", "licenses": "行政许可", "inspection_tasks": "双随机抽查任务"}
+
+
+class UnsafePath(ValueError):
+    """A path derived from record data would leave the output directory."""
+
+
+def safe_join(root: Path, relative: str) -> Path:
+    target = (root / relative).resolve()
+    if root.resolve() not in target.parents and target != root.resolve():
+        raise UnsafePath(relative)
+    return target
+
+
+@dataclass
+class BuildReport:
+    build_date: str
+    counts: dict[str, dict[str, Any]] = field(default_factory=dict)
+    pages: int = 0
+
+    @property
+    def conserved(self) -> bool:
+        return all(c["input"] == c["published"] + sum(c["withheld"].values()) + c["rejected"] for c in self.counts.values())
+
+
+def _display(value: Any) -> str:
+    if value is None or value == "":
+        return "—"
+    if isinstance(value, list):
+        return "、".join(_display(v) for v in value if not isinstance(v, dict)) or "—"
+    if isinstance(value, dict):
+        return "；".join(f"{k}：{_display(v)}" for k, v in value.items())
+    if isinstance(value, bool):
+        return "是" if value else "否"
+    if value == "2099-12-31":
+        return "长期"
+    return str(value)
+
+
+def _env() -> Environment:
+    templates = Path(__file__).resolve().parent.parent / "site" / "templates"
+    if not templates.is_dir():  # installed: templates ship as package data
+        templates = Path(str(resources.files("liushuang.site").joinpath("templates")))
+    return Environment(loader=FileSystemLoader(str(templates)), autoescape=select_autoescape(["html"]),
+                       trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True)
+
+
+def build(data_dir: str | Path, out: str | Path, policy: Policy, *, build_date: dt.date, page_size: int = 50,
+          progress: bool | None = None) -> BuildReport:
+    data_dir, out = Path(data_dir), Path(out)
+    publisher = Publisher(policy, build_date)
+    store: dict[str, list[dict[str, Any]]] = {k: [] for k in PAGE_KINDS}
+
+    def sink(kind: str, rec: dict[str, Any]) -> None:
+        public = publisher.decide(kind, rec)
+        if public is not None and kind in store:
+            store[kind].append(public)
+
+    validation = Validator(policy, progress=progress).validate_dir(data_dir, sink=sink)
+    report = BuildReport(build_date.isoformat())
+    for kind in schemas.KINDS:
+        k = validation.kinds[kind]
+        if not k.read:
+            continue
+        report.counts[kind] = {"input": k.read, "published": publisher.decisions.published[kind],
+                               "withheld": dict(sorted(publisher.decisions.withheld.get(kind, {}).items())), "rejected": k.rejected}
+    tmp = out.parent / f".{out.name}.building-{os.getpid()}"
+    if tmp.exists():
+        shutil.rmtree(tmp)
+    tmp.mkdir(parents=True)
+    try:
+        report.pages = _render(tmp, store, build_date, page_size)
+        (tmp / "build-report.json").write_bytes(orjson.dumps(
+            {"counts": report.counts, "build_date": report.build_date, "pages": report.pages, "withheld_reasons": WITHHELD_ZH}, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS))
+        _replace(tmp, out)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return report
+
+
+def _replace(new: Path, out: Path) -> None:
+    """Swap the finished build into place; the previous site stays intact until then."""
+    old = out.parent / f".{out.name}.previous-{os.getpid()}"
+    if out.exists():
+        out.rename(old)
+    new.rename(out)
+    if old.exists():
+        shutil.rmtree(old)
+
+
+def _render(root: Path, store: dict[str, list[dict[str, Any]]], build_date: dt.date, page_size: int) -> int:
+    env = _env()
+    common = {"site_name": SITE_NAME, "build_date": build_date.isoformat()}
+    pages = 0
+    assets = Path(__file__).resolve().parent.parent / "site" / "assets.css"
+    (root / "assets").mkdir()
+    (root / "assets" / "site.css").write_bytes(assets.read_bytes() if assets.exists()
+                                               else resources.files("liushuang.site").joinpath("assets.css").read_bytes())
+
+    def write(relative: str, template: str, **context: Any) -> None:
+        nonlocal pages
+        path = safe_join(root, relative) / "index.html"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        depth = relative.count("/") if relative else 0
+        path.write_text(env.get_template(template).render(root="../" * depth, **common, **context), encoding="utf-8")
+        pages += 1
+
+    by_entity: dict[str, dict[str, list[dict[str, Any]]]] = defaultdict(lambda: defaultdict(list))
+    for kind in ("licenses", "penalties"):
+        for rec in store[kind]:
+            if rec.get("uscc"):
+                by_entity[rec["uscc"]][kind].append(rec)
+    tasks = {t["task_id"]: t for t in store["inspection_tasks"]}
+    for res in store["inspection_results"]:
+        by_entity[res["uscc"]]["inspection_results"].append(res)
+    names = {e["uscc"]: e["name"] for e in store["entities"]}
+
+    for kind in ("licenses", "penalties", "inspection_tasks"):
+        titles = schemas.titles(kind)
+        records = sorted(store[kind], key=lambda r: (r.get(DATE_FIELD[kind]) or "", r[KEY[kind]]), reverse=True)
+        for rec in records:
+            fields = [(titles.get(k, k), _display(v)) for k, v in rec.items() if k not in ("frame", "selections", "assignments")]
+            if kind == "inspection_tasks":
+                fields.append(("名单规模", _display(rec["frame"]["size"])))
+                fields.append(("抽中对象", "、".join(s["uscc"] for s in rec["selections"])))
+            write(record_path(kind, rec[KEY[kind]]).rstrip("/"), "record.html", title=f"{LABEL[kind]}：{rec[KEY[kind]]}",
+                  caption=LABEL[kind], fields=fields,
+                  entity_href=record_path("entities", rec["uscc"]) if rec.get("uscc") in by_entity else None)
+        n_pages = max(1, -(-len(records) // page_size))
+        for page in range(1, n_pages + 1):
+            chunk = records[(page - 1) * page_size: page * page_size]
+            rows = [{"href": record_path(kind, r[KEY[kind]]), "cells": [_display(r.get(f)) for f, _ in LIST_COLUMNS[kind]]} for r in chunk]
+            write(f"{kind}/" + (f"page/{page}" if page > 1 else "").rstrip("/"), "list.html", title=LABEL[kind], total=len(records),
+                  page=page, pages=n_pages, base=f"{kind}/", rows=rows, headers=[h for _, h in LIST_COLUMNS[kind]])
+    for uscc, groups in sorted(by_entity.items()):
+        sections = [
+            {"title": "行政许可", "headers": ["决定文书号", "许可内容", "决定日期"],
+             "rows": [{"href": record_path("licenses", r["decision_number"]), "cells": [r["decision_number"], _display(r.get("content")), r["decided_on"]]}
+                      for r in sorted(groups["licenses"], key=lambda r: r["decided_on"], reverse=True)]},
+            {"title": "行政处罚", "headers": ["决定书文号", "违法行为类型", "决定日期"],
+             "rows": [{"href": record_path("penalties", r["decision_number"]), "cells": [r["decision_number"], _display(r.get("violation_type")), r["decided_on"]]}
+                      for r in sorted(groups["penalties"], key=lambda r: r["decided_on"], reverse=True)]},
+            {"title": "双随机抽查结果", "headers": ["任务", "检查完成日期", "检查结果"],
+             "rows": [{"href": record_path("inspection_tasks", r["task_id"]) if r["task_id"] in tasks else "",
+                       "cells": [r["task_id"], r["completed_on"], _display(r["result_codes"])]}
+                      for r in sorted(groups["inspection_results"], key=lambda r: r["completed_on"], reverse=True)]},
+        ]
+        name = names.get(uscc) or next((r.get("subject_name") for g in groups.values() for r in g if r.get("subject_name")), uscc)
+        write(record_path("entities", uscc).rstrip("/"), "entity.html", title=name, uscc=uscc, sections=sections)
+    write("", "home.html", title=SITE_NAME, counts=[(k, len(store[k]), LABEL[k]) for k in ("penalties", "licenses", "inspection_tasks")])
+    return pages
+
+
+__all__ = ["BuildReport", "UnsafePath", "build", "safe_join", "slug"]

@@ -1,0 +1,1 @@
+"""The public site: templates and assets (rendered by liushuang.generator.site)."""
