@@ -140,7 +140,7 @@ def _render(root: Path, store: dict[str, list[dict[str, Any]]], build_date: dt.d
         nonlocal pages
         path = safe_join(root, relative) / "index.html"
         path.parent.mkdir(parents=True, exist_ok=True)
-        depth = relative.count("/") if relative else 0
+        depth = len(relative.split("/")) if relative else 0  # the page is relative/index.html
         path.write_text(env.get_template(template).render(root="../" * depth, **common, **context), encoding="utf-8")
         pages += 1
 
@@ -169,7 +169,7 @@ def _render(root: Path, store: dict[str, list[dict[str, Any]]], build_date: dt.d
         for page in range(1, n_pages + 1):
             chunk = records[(page - 1) * page_size: page * page_size]
             rows = [{"href": record_path(kind, r[KEY[kind]]), "cells": [_display(r.get(f)) for f, _ in LIST_COLUMNS[kind]]} for r in chunk]
-            write(f"{kind}/" + (f"page/{page}" if page > 1 else "").rstrip("/"), "list.html", title=LABEL[kind], total=len(records),
+            write(kind if page == 1 else f"{kind}/page/{page}", "list.html", title=LABEL[kind], total=len(records),
                   page=page, pages=n_pages, base=f"{kind}/", rows=rows, headers=[h for _, h in LIST_COLUMNS[kind]])
     for uscc, groups in sorted(by_entity.items()):
         sections = [

@@ -73,3 +73,21 @@ def test_same_input_same_bytes(tmp_path: Path, clean_dir: Path, clean_dataset):
     secrets = {e["legal_representative"]["id_number"] for e in clean_dataset.records["entities"]} | {
         e["phone"] for e in clean_dataset.records["entities"]}
     assert len(secrets) > 1000 and not [s for s in secrets if s in text]
+
+
+def test_every_internal_link_resolves(tmp_path: Path, clean_dir: Path):
+    import re
+    from urllib.parse import unquote
+
+    out = tmp_path / "site"
+    site.build(clean_dir, out, load_policy(), build_date=dt.date(2026, 11, 30))
+    checked = 0
+    for page in out.rglob("*.html"):
+        for href in re.findall(r'(?:href|src)="([^"#]+)"', page.read_text(encoding="utf-8")):
+            assert not href.startswith(("http:", "https:", "//")), (page, href)  # nothing leaves the site
+            target = (page.parent / unquote(href)).resolve()
+            if target.is_dir():
+                target = target / "index.html"
+            assert target.is_file() and out.resolve() in target.parents, (page.relative_to(out), href)
+            checked += 1
+    assert checked > 1000
