@@ -37,6 +37,16 @@ LIST_COLUMNS = {
 DATE_FIELD = {"penalties": "decided_on", "licenses": "decided_on", "inspection_tasks": "start_on"}
 KEY = {"penalties": "decision_number", "licenses": "decision_number", "inspection_tasks": "task_id"}
 LABEL = {"penalties": "行政处罚", "licenses": "行政许可", "inspection_tasks": "双随机抽查任务"}
+# Result codes of the national enterprise credit publicity system (DOMAIN.md §5).
+RESULT_CODES = {"1": "未发现问题", "3": "违反食品药品相关规定", "4": "违反质量技术监督相关规定", "5": "违反其他部门相关规定",
+                "G": "违反公安部门相关规定", "6": "通过登记的住所（经营场所）无法联系", "7": "已关闭停业或正在组织清算",
+                "8": "不配合检查情节严重", "9": "注销", "10": "被吊销", "11": "被撤销", "12": "迁出", "B": "未按规定公示应当公示的信息",
+                "C": "公示信息隐瞒真实情况弄虚作假", "D": "违反其他行政管理规定行为", "E": "发现问题经责令已改正",
+                "F": "未发现开展本次抽查涉及的经营活动"}
+
+
+def result_labels(codes: list[str]) -> str:
+    return "；".join(f"{RESULT_CODES.get(c, c)}（{c}）" for c in codes)
 
 
 class UnsafePath(ValueError):
@@ -181,7 +191,7 @@ def _render(root: Path, store: dict[str, list[dict[str, Any]]], build_date: dt.d
                       for r in sorted(groups["penalties"], key=lambda r: r["decided_on"], reverse=True)]},
             {"title": "双随机抽查结果", "headers": ["任务", "检查完成日期", "检查结果"],
              "rows": [{"href": record_path("inspection_tasks", r["task_id"]) if r["task_id"] in tasks else "",
-                       "cells": [r["task_id"], r["completed_on"], _display(r["result_codes"])]}
+                       "cells": [r["task_id"], r["completed_on"], result_labels(r["result_codes"])]}
                       for r in sorted(groups["inspection_results"], key=lambda r: r["completed_on"], reverse=True)]},
         ]
         name = names.get(uscc) or next((r.get("subject_name") for g in groups.values() for r in g if r.get("subject_name")), uscc)

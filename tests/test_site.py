@@ -91,3 +91,4 @@ def test_every_internal_link_resolves(tmp_path: Path, clean_dir: Path):
             assert target.is_file() and out.resolve() in target.parents, (page.relative_to(out), href)
             checked += 1
     assert checked > 1000
+    assert "发现问题经责令已改正（E）" in "".join(p.read_text(encoding="utf-8") for p in (out / "entities").rglob("*.html"))
