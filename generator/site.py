@@ -197,6 +197,12 @@ def _render(root: Path, store: dict[str, list[dict[str, Any]]], build_date: dt.d
         name = names.get(uscc) or next((r.get("subject_name") for g in groups.values() for r in g if r.get("subject_name")), uscc)
         write(record_path("entities", uscc).rstrip("/"), "entity.html", title=name, uscc=uscc, sections=sections)
     write("", "home.html", title=SITE_NAME, counts=[(k, len(store[k]), LABEL[k]) for k in ("penalties", "licenses", "inspection_tasks")])
+    from .downloads import write_downloads
+
+    datasets = write_downloads(root, store, build_date.isoformat())
+    write("downloads", "downloads.html", title="开放数据下载", resources=datasets)
+    (root / "404.html").write_text(env.get_template("404.html").render(root="/", title="页面不存在", **common), encoding="utf-8")
+    (root / "robots.txt").write_text("User-agent: *\nAllow: /\n", encoding="utf-8")
     return pages
 
 

@@ -17,7 +17,16 @@ DAY = dt.date(2025, 6, 30)
 
 
 def _all_text(root: Path) -> str:
-    return "".join(p.read_text(encoding="utf-8") for p in root.rglob("*") if p.is_file())
+    """Every output file as text; Parquet files by their decoded values (compressed bytes would hide anything)."""
+    import pyarrow.parquet as pq
+
+    parts = []
+    for p in sorted(root.rglob("*")):
+        if p.suffix == ".parquet":
+            parts.append(str(pq.read_table(p).to_pylist()))
+        elif p.is_file():
+            parts.append(p.read_text(encoding="utf-8"))
+    return "".join(parts)
 
 
 def test_build_counts_and_withholds(tmp_path: Path):
@@ -34,8 +43,10 @@ def test_build_counts_and_withholds(tmp_path: Path):
     assert report.counts["penalties"] == {"input": 4, "published": 2, "withheld": {"expired": 1, "warning-only": 1}, "rejected": 0}
     text = _all_text(tmp_path / "site")
     assert "P-OK" in text and "P-WARN" not in text and "P-OLD" not in text
-    assert "<script>alert(1)</script>" not in text and "&lt;script&gt;alert(1)&lt;/script&gt;" in text
-    assert "<b>坏</b>" not in text
+    html = "".join(p.read_text(encoding="utf-8") for p in (tmp_path / "site").rglob("*.html"))
+    # Pages escape record text; downloads carry it as data, unchanged.
+    assert "<script>alert(1)</script>" not in html and "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+    assert "<b>坏</b>" not in html
     assert (tmp_path / "site" / record_path("penalties", "P-OK") / "index.html").exists()
     # A decision number crafted as a path is hashed into a safe name inside the site.
     assert (tmp_path / "site" / record_path("penalties", "<script>alert(1)</script>") / "index.html").exists()
@@ -85,10 +96,38 @@ def test_every_internal_link_resolves(tmp_path: Path, clean_dir: Path):
     for page in out.rglob("*.html"):
         for href in re.findall(r'(?:href|src)="([^"#]+)"', page.read_text(encoding="utf-8")):
             assert not href.startswith(("http:", "https:", "//")), (page, href)  # nothing leaves the site
-            target = (page.parent / unquote(href)).resolve()
+            base = out if href.startswith("/") else page.parent  # the 404 page links from the site root
+            target = (base / unquote(href).lstrip("/")).resolve()
             if target.is_dir():
                 target = target / "index.html"
             assert target.is_file() and out.resolve() in target.parents, (page.relative_to(out), href)
             checked += 1
     assert checked > 1000
     assert "发现问题经责令已改正（E）" in "".join(p.read_text(encoding="utf-8") for p in (out / "entities").rglob("*.html"))
+
+
+def test_downloads_hold_exactly_the_published_records(tmp_path: Path):
+    import hashlib
+
+    write(tmp_path / "data", penalties=[
+        penalty("P-OK", "2025-01-02", "2025-01-03", legal_rep_id_number="11010519491231002X", legal_representative="王伟"),
+        penalty("P-WARN", "2025-01-02", "2025-01-03", kinds=("警告",)),
+    ])
+    out = tmp_path / "site"
+    site.build(tmp_path / "data", out, load_policy(), build_date=DAY)
+    csv_bytes = (out / "downloads" / "penalties.csv").read_bytes()
+    assert csv_bytes.startswith(b"\xef\xbb\xbf") and "行政处罚决定书文号".encode() in csv_bytes
+    import pyarrow.parquet as pq
+
+    for name in ("penalties.csv", "penalties.jsonl"):
+        data = (out / "downloads" / name).read_bytes()
+        assert b"P-WARN" not in data and b"11010519491231002X" not in data, name
+    rows = pq.read_table(out / "downloads" / "penalties.parquet").to_pylist()
+    assert [r["decision_number"] for r in rows] == ["P-OK"] and "11010519491231002X" not in str(rows)
+    assert b"P-OK" in (out / "downloads" / "penalties.jsonl").read_bytes()
+    package = orjson.loads((out / "datapackage.json").read_bytes())
+    for res in package["resources"]:
+        path = out / res["path"]
+        assert res["bytes"] == path.stat().st_size and res["hash"] == "sha256:" + hashlib.sha256(path.read_bytes()).hexdigest()
+    assert next(r for r in package["resources"] if r["name"] == "penalties-csv")["rows"] == 1
+    assert (out / "robots.txt").exists() and (out / "404.html").exists()

@@ -1,0 +1,76 @@
+"""Open-data downloads of exactly the published records, masked like the pages.
+
+Each dataset is written as CSV (UTF-8 with BOM, so Excel opens it; the
+national standard's Chinese headers), JSON Lines and Parquet, with its row
+count, size and SHA-256, and described in a Frictionless ``datapackage.json``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from liushuang import formats, schemas
+
+from .publish import NEVER
+
+DATASETS = {"licenses": "行政许可", "penalties": "行政处罚", "inspection_tasks": "双随机抽查任务", "inspection_results": "双随机抽查结果"}
+# Nested lists too large for a table cell stay in JSON Lines and Parquet.
+CSV_SKIP = {"inspection_tasks": {"frame", "selections", "assignments"}}
+_JSON_TYPES = {"string": "string", "number": "number", "integer": "integer", "boolean": "boolean", "array": "array", "object": "object"}
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def _fields(kind: str) -> list[dict[str, str]]:
+    out = []
+    for name, prop in schemas.load(kind)["properties"].items():
+        if name in NEVER:
+            continue
+        t = prop.get("type", "string")
+        t = next((x for x in t if x != "null"), "string") if isinstance(t, list) else t
+        out.append({"name": name, "title": prop.get("title", name), "type": _JSON_TYPES.get(t, "any"),
+                    "description": prop.get("description", "")})
+    return out
+
+
+def write_downloads(root: Path, store: dict[str, list[dict[str, Any]]], build_date: str) -> list[dict[str, Any]]:
+    folder = root / "downloads"
+    folder.mkdir(parents=True, exist_ok=True)
+    resources = []
+    for kind, title in DATASETS.items():
+        records = sorted(store.get(kind, []), key=lambda r: orjson.dumps(r, option=orjson.OPT_SORT_KEYS))
+        cols = [c for c in formats.columns(kind) if c.split(".")[0] not in NEVER and c not in CSV_SKIP.get(kind, set())]
+        csv_path = folder / f"{kind}.csv"
+        import csv
+
+        with open(csv_path, "w", encoding="utf-8-sig", newline="") as fh:
+            w = csv.writer(fh)
+            w.writerow([formats.header(kind, c, "zh") for c in cols])
+            for rec in records:
+                w.writerow([formats.cell(formats._get(rec, c), "zh") for c in cols])
+        formats.write_jsonl(folder / f"{kind}.jsonl", records)
+        if records:
+            formats.write_parquet(folder / f"{kind}.parquet", kind, records)
+        for path, fmt, media in ((csv_path, "csv", "text/csv"), (folder / f"{kind}.jsonl", "jsonl", "application/jsonl"),
+                                 (folder / f"{kind}.parquet", "parquet", "application/vnd.apache.parquet")):
+            if not path.exists():
+                continue
+            resources.append({"name": f"{kind}-{fmt}", "title": f"{title}（{fmt.upper()}）", "path": f"downloads/{path.name}",
+                              "format": fmt, "mediatype": media, "encoding": "utf-8", "bytes": path.stat().st_size,
+                              "hash": f"sha256:{_sha256(path)}", "rows": len(records),
+                              "schema": {"fields": _fields(kind)}})
+    package = {"name": "liushuang-six-doubles", "title": "市场监管双公示与双随机抽查公开数据", "version": build_date,
+               "created": build_date, "licenses": [{"name": "CC-BY-4.0", "title": "知识共享署名 4.0 国际许可协议"}],
+               "resources": resources}
+    (root / "datapackage.json").write_bytes(orjson.dumps(package, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS))
+    return resources
