@@ -94,7 +94,7 @@ def _env() -> Environment:
 
 
 def build(data_dir: str | Path, out: str | Path, policy: Policy, *, build_date: dt.date, page_size: int = 50,
-          progress: bool | None = None) -> BuildReport:
+          progress: bool | None = None, site_url: str = "http://127.0.0.1:8000/") -> BuildReport:
     data_dir, out = Path(data_dir), Path(out)
     publisher = Publisher(policy, build_date)
     store: dict[str, list[dict[str, Any]]] = {k: [] for k in PAGE_KINDS}
@@ -118,6 +118,12 @@ def build(data_dir: str | Path, out: str | Path, policy: Policy, *, build_date: 
     tmp.mkdir(parents=True)
     try:
         report.pages = _render(tmp, store, build_date, page_size)
+        from .feeds import write_feeds, write_sitemap
+
+        base = site_url if site_url.endswith("/") else site_url + "/"
+        write_feeds(tmp, store, base, build_date.isoformat())
+        write_sitemap(tmp, base)
+        (tmp / "robots.txt").write_text(f"User-agent: *\nAllow: /\nSitemap: {base}sitemap.xml\n", encoding="utf-8")
         (tmp / "build-report.json").write_bytes(orjson.dumps(
             {"counts": report.counts, "build_date": report.build_date, "pages": report.pages, "withheld_reasons": WITHHELD_ZH}, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS))
         _replace(tmp, out)
@@ -202,7 +208,6 @@ def _render(root: Path, store: dict[str, list[dict[str, Any]]], build_date: dt.d
     datasets = write_downloads(root, store, build_date.isoformat())
     write("downloads", "downloads.html", title="开放数据下载", resources=datasets)
     (root / "404.html").write_text(env.get_template("404.html").render(root="/", title="页面不存在", **common), encoding="utf-8")
-    (root / "robots.txt").write_text("User-agent: *\nAllow: /\n", encoding="utf-8")
     return pages
 
 

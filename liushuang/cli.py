@@ -342,9 +342,10 @@ def draw(frame: Path, task_id: str, department: str, items: tuple[str, ...], sam
 @click.argument("data", type=click.Path(path_type=Path))
 @click.option("-o", "--output", required=True, type=click.Path(file_okay=False, path_type=Path), help="Directory of the site.")
 @click.option("--build-date", help="Date the site is built for (YYYY-MM-DD): publicity periods end relative to it [default: today].")
+@click.option("--site-url", default="http://127.0.0.1:8000/", show_default=True, help="Public base URL, for the sitemap and feeds.")
 @click.option("--progress/--no-progress", default=None, help="Progress bar [default: only on a terminal].")
 @policy_option
-def build(data: Path, output: Path, build_date: str | None, progress: bool | None, policy_path: Path | None) -> None:
+def build(data: Path, output: Path, build_date: str | None, site_url: str, progress: bool | None, policy_path: Path | None) -> None:
     """Build the public site from DATA: only valid, publishable records, personal data masked.
 
     The site is written to a temporary folder and replaces OUTPUT only when the
@@ -359,7 +360,7 @@ def build(data: Path, output: Path, build_date: str | None, progress: bool | Non
     if not data.is_dir():
         raise UsageError(f"数据目录“{data}”不存在或不是目录")
     day = _as_of(build_date) or dt.date.today()
-    report = build_site(data, output, _policy(policy_path), build_date=day, progress=progress)
+    report = build_site(data, output, _policy(policy_path), build_date=day, progress=progress, site_url=site_url)
     for kind, c in report.counts.items():
         withheld = "，".join(f"{k} {v}" for k, v in c["withheld"].items()) or "0"
         click.echo(f"{kind}: 输入 {c['input']} = 公开 {c['published']} + 不公开（{withheld}）+ 校验未通过 {c['rejected']}")

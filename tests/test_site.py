@@ -131,3 +131,29 @@ def test_downloads_hold_exactly_the_published_records(tmp_path: Path):
         assert res["bytes"] == path.stat().st_size and res["hash"] == "sha256:" + hashlib.sha256(path.read_bytes()).hexdigest()
     assert next(r for r in package["resources"] if r["name"] == "penalties-csv")["rows"] == 1
     assert (out / "robots.txt").exists() and (out / "404.html").exists()
+
+
+def test_feeds_and_sitemap(tmp_path: Path, clean_dir: Path):
+    import xml.etree.ElementTree as ET
+
+    from liushuang.generator.feeds import write_sitemap
+
+    out = tmp_path / "site"
+    site.build(clean_dir, out, load_policy(), build_date=dt.date(2026, 11, 30), site_url="https://gongshi.example.gov.cn/")
+    atom = "{http://www.w3.org/2005/Atom}"
+    feed = ET.parse(out / "feeds" / "penalties.xml").getroot()
+    entries = feed.findall(f"{atom}entry")
+    assert 0 < len(entries) <= 50
+    published = [e.find(f"{atom}updated").text for e in entries]
+    assert published == sorted(published, reverse=True)
+    links = [e.find(f"{atom}link").get("href") for e in entries]
+    assert all(h.startswith("https://gongshi.example.gov.cn/penalties/") for h in links)
+    pages = list(out.rglob("index.html"))
+    urls = ET.parse(out / "sitemap.xml").getroot()
+    assert len(urls) == len(pages)
+    # Past the limit: an index of numbered sitemaps holding every URL once.
+    assert write_sitemap(out, "https://x/", limit=500) == len(pages)
+    index = ET.parse(out / "sitemap.xml").getroot()
+    assert index.tag.endswith("sitemapindex") and len(index) == -(-len(pages) // 500)
+    assert sum(len(ET.parse(out / f"sitemap-{n}.xml").getroot()) for n in range(1, len(index) + 1)) == len(pages)
+    assert "Sitemap: https://gongshi.example.gov.cn/sitemap.xml" in (out / "robots.txt").read_text()
