@@ -405,7 +405,7 @@ def rules() -> None:
 @click.argument("out", type=click.Path(file_okay=False, path_type=Path), default="liushuang-demo")
 @click.option("--entities", default=2000, show_default=True, help="Size of the synthetic city.")
 def demo(out: Path, entities: int) -> None:
-    """Run the whole job on built-in synthetic data: synthesise, validate, audit draws and deadlines.
+    """Run the whole job on built-in synthetic data: synthesise, validate, audit, build the site.
 
     Example: liushuang demo liushuang-demo
     """
@@ -416,13 +416,13 @@ def demo(out: Path, entities: int) -> None:
 
     data = out / "data"
     config = SynthConfig(entities=entities)
-    click.echo(f"1/3 生成合成数据（{entities} 个市场主体，截至 {config.until}）→ {data}")
+    click.echo(f"1/4 生成合成数据（{entities} 个市场主体，截至 {config.until}）→ {data}")
     write_dataset(generate(config), data)
-    click.echo("2/3 校验全部记录")
+    click.echo("2/4 校验全部记录")
     report = Validator(quarantine_dir=out / "quarantine").validate_dir(data)
     click.echo(report.render_text(10))
     click.echo("")
-    click.echo("3/3 审计：双随机抽取与履职期限")
+    click.echo("3/4 审计：双随机抽取与履职期限")
     audits = [run.draws_report(data, load_policy()), run.deadlines_report(data, load_policy(), as_of=config.until)]
     for a in audits:
         a.write(out / "audit")
@@ -430,8 +430,14 @@ def demo(out: Path, entities: int) -> None:
     for a in audits:
         counts = {g: sum(1 for f in a.findings if f.grade == g) for g in ("high", "medium", "low", "info")}
         click.echo(f"{a.title}：严重 {counts['high']}，中等 {counts['medium']}，轻微 {counts['low']}，提示 {counts['info']}")
+    click.echo("4/4 生成公开网站")
+    from liushuang.generator.site import build as build_site
+
+    built = build_site(data, out / "site", load_policy(), build_date=config.until)
+    click.echo(f"已生成 {built.pages} 个页面")
     click.echo("")
     click.echo(f"审计报告：{index}")
+    click.echo(f"公开网站：liushuang serve {out / 'site'}  然后打开 http://127.0.0.1:8000/")
     click.echo(f"查看错误报告的样子：liushuang synth {out}/bad --all-defects && liushuang validate {out}/bad")
     sys.exit(report.exit_code)
 

@@ -92,6 +92,7 @@ def test_demo_runs_end_to_end(tmp_path: Path):
     assert (tmp_path / "demo" / "audit" / "index.html").exists()
     assert (tmp_path / "demo" / "audit" / "deadlines.html").exists()
     assert (tmp_path / "demo" / "audit" / "draws.html").exists()
+    assert (tmp_path / "demo" / "site" / "index.html").exists() and "liushuang serve" in r.output
 
 
 def test_console_script_is_installed():
