@@ -143,6 +143,34 @@ def _replace(new: Path, out: Path) -> None:
         shutil.rmtree(old)
 
 
+def _statistics(store: dict[str, list[dict[str, Any]]]) -> dict[str, Any]:
+    """Decisions per month and publication delay per department, as SVG (no JavaScript)."""
+    import statistics
+    from collections import Counter
+
+    from liushuang.audit import svg
+
+    charts = []
+    for kind in ("penalties", "licenses"):
+        months = Counter(r["decided_on"][:7] for r in store[kind])
+        if months:
+            peak = max(months.values())
+            series = [(m, float(months[m])) for m in sorted(months)]
+            charts.append({"svg": svg.line(series, f"{LABEL[kind]}：每月决定数", fmt="{:.0f}", lo=0.0, hi=float(peak)),
+                           "caption": f"{LABEL[kind]}每月决定数（件）"})
+    delays: dict[str, list[int]] = defaultdict(list)
+    for kind in ("penalties", "licenses"):
+        for r in store[kind]:
+            if r.get("published_on"):
+                delays[r["authority"]].append((dt.date.fromisoformat(r["published_on"]) - dt.date.fromisoformat(r["decided_on"])).days)
+    rows = [(dep, len(v), statistics.median(v), max(v)) for dep, v in sorted(delays.items())]
+    if rows:
+        top = float(max(r[2] for r in rows) or 1)
+        charts.append({"svg": svg.hbars([(r[0], float(r[2])) for r in rows], "各部门公示用时中位数（天）", fmt="{:.1f} 天", limit=top),
+                       "caption": "各部门从决定到公示的用时中位数（自然日）"})
+    return {"charts": charts, "delays": rows}
+
+
 def _render(root: Path, store: dict[str, list[dict[str, Any]]], build_date: dt.date, page_size: int) -> int:
     env = _env()
     common = {"site_name": SITE_NAME, "build_date": build_date.isoformat()}
@@ -205,6 +233,7 @@ def _render(root: Path, store: dict[str, list[dict[str, Any]]], build_date: dt.d
     write("", "home.html", title=SITE_NAME, counts=[(k, len(store[k]), LABEL[k]) for k in ("penalties", "licenses", "inspection_tasks")])
     from .downloads import write_downloads
 
+    write("stats", "stats.html", title="统计", **_statistics(store))
     datasets = write_downloads(root, store, build_date.isoformat())
     write("downloads", "downloads.html", title="开放数据下载", resources=datasets)
     (root / "404.html").write_text(env.get_template("404.html").render(root="/", title="页面不存在", **common), encoding="utf-8")

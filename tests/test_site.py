@@ -157,3 +157,5 @@ def test_feeds_and_sitemap(tmp_path: Path, clean_dir: Path):
     assert index.tag.endswith("sitemapindex") and len(index) == -(-len(pages) // 500)
     assert sum(len(ET.parse(out / f"sitemap-{n}.xml").getroot()) for n in range(1, len(index) + 1)) == len(pages)
     assert "Sitemap: https://gongshi.example.gov.cn/sitemap.xml" in (out / "robots.txt").read_text()
+    stats_page = (out / "stats" / "index.html").read_text(encoding="utf-8")
+    assert stats_page.count("<svg") == 3 and "<script" not in stats_page and "各部门公示用时" in stats_page
