@@ -213,6 +213,8 @@ class Validator:
         if not data_dir.is_dir():
             report.issues.append(Issue("file-unreadable", f"数据目录“{data_dir}”不存在或不是目录", file=str(data_dir)))
             return report
+        if self.quarantine_dir is not None and self.quarantine_dir.resolve() == data_dir.resolve():
+            raise ValueError(f"隔离目录不能是数据目录本身（{data_dir}）：隔离文件与输入文件同名，会覆盖输入")
         found, file_issues = readers.discover(data_dir)
         report.issues.extend(file_issues)
         index = _KeyIndex()
@@ -366,8 +368,8 @@ class _Quarantine:
         self.files: dict[str, IO[bytes]] = {}
         if directory is not None:
             directory.mkdir(parents=True, exist_ok=True)
-            for old in directory.glob("*.jsonl"):
-                old.unlink()
+            for kind in schemas.KINDS:  # only the files a previous run wrote, never anything else
+                (directory / f"{kind}.jsonl").unlink(missing_ok=True)
 
     def write(self, kind: str, file: str, o: Outcome, data: Any, record_id: str | None, issues: list[Issue]) -> None:
         if self.directory is None:

@@ -62,7 +62,10 @@ def validate(data: Path, as_json: bool, quarantine: Path | None, max_issues: int
     from liushuang.generator.validate import Validator
 
     quarantine = quarantine or data.resolve().parent / "quarantine"
-    report = Validator(_policy(policy_path), quarantine_dir=quarantine, progress=progress).validate_dir(data)
+    try:
+        report = Validator(_policy(policy_path), quarantine_dir=quarantine, progress=progress).validate_dir(data)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from exc
     if as_json:
         sys.stdout.buffer.write(orjson.dumps(report.to_dict(), option=orjson.OPT_INDENT_2) + b"\n")
     else:

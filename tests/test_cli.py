@@ -48,6 +48,19 @@ def test_validate_usage_and_io_errors_exit_2(tmp_path: Path, clean_dir: Path):
     assert r.exit_code == 2 and "策略文件" in r.output
 
 
+def test_quarantine_never_deletes_input(data_dir: Path, tmp_path: Path):
+    before = (data_dir / "penalties.jsonl").read_bytes()
+    r = run("validate", str(data_dir), "--quarantine", str(data_dir))
+    assert r.exit_code == 2 and "隔离目录" in r.output
+    assert (data_dir / "penalties.jsonl").read_bytes() == before
+    # A quarantine folder that holds other JSON Lines files keeps them.
+    q = tmp_path / "q"
+    q.mkdir()
+    (q / "notes.jsonl").write_text("{}\n")
+    assert run("validate", str(data_dir), "--quarantine", str(q)).exit_code == 0
+    assert (q / "notes.jsonl").exists()
+
+
 def test_policy_file_adds_region_codes(data_dir: Path, tmp_path: Path):
     mutate(data_dir, "entities", lambda r: True, lambda r: r.update(region_code="210215"))
     assert run("validate", str(data_dir), "--quarantine", str(tmp_path / "q")).exit_code == 1
