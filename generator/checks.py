@@ -81,11 +81,6 @@ _KIND_ZH = {"notifications": "双告知推送", "licenses": "行政许可", "pen
             "inspectors": "执法检查人员", "inspection_items": "抽查事项"}
 
 
-def _s(rec: dict[str, Any], key: str) -> str | None:
-    v = rec.get(key)
-    return v if isinstance(v, str) and v else None
-
-
 def _uscc(out: list[Finding], value: Any, pointer: str, title: str) -> None:
     if not isinstance(value, str) or len(value) != 18 or ids.is_valid_uscc(value):
         return  # shape problems are the schema's

@@ -89,20 +89,24 @@ def _add(found: dict[str, list[SourceFile]], issues: list[Issue], path: Path, ki
     found[kind].append(SourceFile(path, kind, fmt, name))
 
 
-def read(src: SourceFile, part: tuple[int, int] | list[int] | None = None) -> Iterator[RawRecord]:
+def read(src: SourceFile, part: tuple[int, int] | list[int] | None = None, *, fast: bool = False) -> Iterator[Any]:
     """Raw records of one file, or of one part of it (a byte range of a JSON
     Lines file, or row groups of a Parquet file; see parts()), with line and
     row numbers counted from the part's start. Raises ReadError when the file
-    as a whole fails."""
+    as a whole fails.
+
+    With ``fast`` (the parallel workers), a well-formed JSON line or Parquet
+    row comes as a bare (line or row, byte offset or None, data) tuple instead
+    of a RawRecord: most records are clean, and objects per record cost."""
     try:
         if src.fmt == "jsonl":
-            yield from _read_jsonl(src, *(part or (0, None)))  # type: ignore[misc]
+            yield from _read_jsonl(src, *(part or (0, None)), fast=fast)  # type: ignore[misc]
         elif src.fmt == "json":
             yield from _read_json(src)
         elif src.fmt == "csv":
             yield from _read_csv(src)
         elif src.fmt == "parquet":
-            yield from _read_parquet(src, part)  # type: ignore[arg-type]
+            yield from _read_parquet(src, part, fast=fast)  # type: ignore[arg-type]
         elif src.fmt == "xlsx":
             yield from _read_xlsx(src)
     except OSError as exc:
@@ -142,40 +146,7 @@ def parts(src: SourceFile, target_bytes: int) -> list[Any]:
     return [None]
 
 
-def read_fast(src: SourceFile, part: Any) -> Iterator[RawRecord | tuple[int, int, Any]]:
-    """Like read(), but a well-formed JSON line comes as a bare (line, byte
-    offset, data) tuple: the parallel workers' fast path. Anything else is a RawRecord."""
-    if src.fmt == "parquet":
-        try:
-            yield from _read_parquet(src, part, fast=True)
-        except OSError as exc:
-            raise ReadError(Issue("file-unreadable", f"无法读取文件“{src.name}”：{exc.strerror or exc}", file=src.name, kind=src.kind)) from exc
-        return
-    if src.fmt != "jsonl":
-        yield from read(src, part)
-        return
-    begin, end = part
-    src.encoding = "utf-8"
-    offset = begin
-    loads = orjson.loads
-    with open(src.path, "rb") as fh:
-        fh.seek(begin)
-        for line_no, line in enumerate(fh, 1):
-            if offset >= end:
-                break
-            start = offset
-            offset += len(line)
-            if begin == 0 and line_no == 1 and line.startswith(UTF8_BOM):
-                src.encoding = "utf-8-sig"
-                line, start = line[3:], start + 3
-            try:
-                yield (line_no, start, loads(line))
-            except orjson.JSONDecodeError as exc:
-                if line.strip():
-                    yield RawRecord(None, line=line_no, byte_offset=start, issues=[_jsonl_issue(src, line, line_no, start, exc)])
-
-
-def _read_jsonl(src: SourceFile, begin: int = 0, end: int | None = None) -> Iterator[RawRecord]:
+def _read_jsonl(src: SourceFile, begin: int = 0, end: int | None = None, *, fast: bool = False) -> Iterator[Any]:
     src.encoding = "utf-8"
     offset = begin
     with open(src.path, "rb") as fh:
@@ -192,9 +163,11 @@ def _read_jsonl(src: SourceFile, begin: int = 0, end: int | None = None) -> Iter
             if not line.strip():
                 continue
             try:
-                yield RawRecord(orjson.loads(line), line=line_no, byte_offset=start)
+                data = orjson.loads(line)
             except orjson.JSONDecodeError as exc:
                 yield RawRecord(None, line=line_no, byte_offset=start, issues=[_jsonl_issue(src, line, line_no, start, exc)])
+                continue
+            yield (line_no, start, data) if fast else RawRecord(data, line=line_no, byte_offset=start)
 
 
 def _jsonl_issue(src: SourceFile, line: bytes, line_no: int, start: int, exc: Exception) -> Issue:
@@ -445,17 +418,6 @@ def _read_xlsx(src: SourceFile) -> Iterator[RawRecord]:
         wb.close()
 
 
-def line_offset(src: SourceFile, line: int) -> int | None:
-    """Byte offset of a line (1-based) of a text file; a rare look-up (duplicates found after a parallel pass)."""
-    offset = 0
-    with open(src.path, "rb") as fh:
-        for n, text in enumerate(fh, 1):
-            if n == line:
-                return offset
-            offset += len(text)
-    return None
-
-
 def fetch(src: SourceFile, line: int | None, row: int | None, byte_offset: int | None) -> Any:
     """Re-read one record's data by its location (for the quarantine of a
     record rejected after a parallel worker already let its data go)."""
@@ -466,6 +428,17 @@ def fetch(src: SourceFile, line: int | None, row: int | None, byte_offset: int |
                 return orjson.loads(fh.readline())
             except orjson.JSONDecodeError:
                 return None
+    if src.fmt == "parquet" and row is not None:
+        import pyarrow.parquet as pq
+
+        meta = pq.ParquetFile(src.path).metadata
+        first = 1
+        for group in range(meta.num_row_groups):  # read only the row group that holds the row
+            n = meta.row_group(group).num_rows
+            if row < first + n:
+                return next(r for i, r in enumerate(read(src, [group]), first) if i == row).data
+            first += n
+        return None
     target = line if src.fmt == "csv" else row
     for raw in read(src):
         if (raw.line if src.fmt == "csv" else raw.row) == target:

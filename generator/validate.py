@@ -141,19 +141,19 @@ def _init_worker(known_regions: dict[str, str]) -> None:
 
 def _assess_part(src: readers.SourceFile, part: Any) -> tuple[list[Outcome | tuple[Any, ...]], int, str]:
     """Outcomes of one part. A clean record travels back as a bare
-    (line, row, byte_offset, key) tuple: pickling is the parallel bottleneck."""
+    (line or row, byte offset or None, key) tuple: pickling is the parallel bottleneck."""
     assert _WORKER is not None
     compiled, regions = _WORKER
     out: list[Outcome | tuple[Any, ...]] = []
     gate, check, key_fields = compiled.gate[src.kind], CHECKS[src.kind], _KEY_FIELDS[src.kind]
     refs = Deferred(regions)
-    for raw in readers.read_fast(src, part):
+    for raw in readers.read(src, part, fast=True):
         if raw.__class__ is tuple:
             # Fast path: a parsed record, (line or row, byte offset or None, data). Most records are clean: no per-record objects.
             line, offset, data = raw
             if data.__class__ is dict and gate.is_valid(data):
                 if not check(data, refs) and not refs.pending:
-                    out.append((line, _key_of(data, key_fields)))
+                    out.append((line, offset, _key_of(data, key_fields)))
                     continue
                 refs.pending = []
             if src.fmt == "parquet":
@@ -162,7 +162,7 @@ def _assess_part(src: readers.SourceFile, part: Any) -> tuple[list[Outcome | tup
                 raw = readers.RawRecord(data, line=line, byte_offset=offset)
         o = assess(src.kind, raw, compiled, regions)
         if not o.issues and not o.pending and not o.gate_disagreed:
-            out.append((o.line if o.line is not None else o.row, o.key))  # line for text formats, row otherwise
+            out.append((o.line if o.line is not None else o.row, o.byte_offset, o.key))  # line for text formats, row otherwise
         else:
             out.append(o)
     lines = 0
@@ -264,8 +264,8 @@ class Validator:
             if part == part_list[0]:
                 src.encoding = encoding
             for item in outcomes:
-                if item.__class__ is tuple:  # a clean record: (line or row, key), renumbered
-                    yield (item[0] + (line_base if src.fmt == "jsonl" else row_base), item[1])
+                if item.__class__ is tuple:  # a clean record: (line or row, byte offset, key), renumbered
+                    yield (item[0] + (line_base if src.fmt == "jsonl" else row_base), item[1], item[2])
                     continue
                 o = item
                 if o.line is not None:
@@ -296,16 +296,16 @@ class Validator:
                 stats.read += 1
                 if o.__class__ is tuple:
                     # Fast path for the clean records a worker sends back: only the key matters here.
-                    position, key = o
+                    position, offset, key = o
                     if key is None or key not in seen:
                         if key is not None:
                             seen[key] = (file_index, position)
                         stats.accepted += 1
                         kstats.accepted += 1
                         continue
-                    # A duplicate: the full path reports it (its bytes are re-read for the quarantine).
+                    # A duplicate: the full path reports it (its data is fetched again for the quarantine).
                     line, row = (position, None) if src.fmt == "jsonl" else (None, position)
-                    o = _clean_outcome(line, row, readers.line_offset(src, line) if line else None, key)
+                    o = _clean_outcome(line, row, offset, key)
                 issues = o.issues
                 if o.gate_disagreed:
                     report.gate_disagreements += 1
