@@ -12,6 +12,8 @@ from typing import Any
 import numpy as np
 from scipy import stats as sps
 
+from liushuang import parallel
+
 from . import stats as S
 from .data import iso
 from .draw_data import DrawData
@@ -127,14 +129,12 @@ def audit_draws(data: DrawData, *, resamples: int = 999, seed: int = 0, user_gro
 
 
 MC_STREAMS = 8  # fixed, so the result depends on the seed only, not on the number of workers
-_MC: tuple[S.Design, S.NullModel] | None = None
 
 
 def _mc_stream(job: tuple[int, int, int]) -> tuple[np.ndarray, np.ndarray]:
     """Diffuse and zeros statistics of ``count`` re-runs from one seed stream.
     Only the two statistics are kept: count vectors would take resamples × entities."""
-    assert _MC is not None
-    design, null = _MC
+    design, null = parallel.shared()
     seed, stream, count = job
     rng = np.random.default_rng(np.random.SeedSequence(seed).spawn(MC_STREAMS)[stream])
     t, z = np.empty(count), np.empty(count)
@@ -148,22 +148,9 @@ def monte_carlo(design: S.Design, null: S.NullModel, resamples: int, seed: int,
                 workers: int | None = None) -> tuple[np.ndarray, np.ndarray]:
     """``resamples`` fair re-runs of the recorded design, in MC_STREAMS
     independent streams spawned from ``seed`` (worker processes when large)."""
-    import multiprocessing
-    import os
-    from concurrent.futures import ProcessPoolExecutor
-
-    global _MC
     jobs = [(seed, s, resamples // MC_STREAMS + (s < resamples % MC_STREAMS)) for s in range(MC_STREAMS)]
-    workers = workers or os.cpu_count() or 1
-    _MC = (design, null)
-    try:
-        if workers > 1 and resamples * len(design.members) > 200_000_000:
-            with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork")) as pool:
-                parts = list(pool.map(_mc_stream, jobs))
-        else:
-            parts = [_mc_stream(j) for j in jobs]
-    finally:
-        _MC = None
+    big = resamples * len(design.members) > 200_000_000
+    parts = parallel.fork_map(_mc_stream, jobs, (design, null), parallel=big or workers is not None, workers=workers)
     return np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
 
 

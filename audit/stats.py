@@ -16,6 +16,7 @@ size. Every random procedure takes an explicit ``numpy.random.Generator``.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -40,6 +41,16 @@ class Design:
     @property
     def n_blocks(self) -> int:
         return len(self.block_size)
+
+    @cached_property
+    def flipped(self) -> np.ndarray:
+        """Blocks sampled through their complement (the smaller side)."""
+        return self.block_sample * 2 > self.block_size
+
+    @cached_property
+    def flipped_member_counts(self) -> np.ndarray:
+        """How often each entity is a member of a flipped block."""
+        return np.bincount(self.members[np.repeat(self.flipped, self.block_size)], minlength=self.n_entities)
 
     def member_block(self) -> np.ndarray:
         return np.repeat(np.arange(self.n_blocks), self.block_size)
@@ -97,14 +108,10 @@ def design_from(data: DrawData) -> tuple[Design, Observed]:
 
 def simulate(design: Design, rng: np.random.Generator, *, with_assignments: bool = True) -> Observed:
     """One fair replicate of the whole recorded design."""
-    n, size = design.block_sample, design.block_size
-    flip = n * 2 > size  # sample the complement where it is smaller
-    m = np.where(flip, size - n, n)
-    block = np.repeat(np.arange(design.n_blocks), m)
-    pos = _distinct_positions(block, size, rng)
+    block, pos = _sample(design, rng)
     chosen = np.zeros(len(design.members), dtype=bool)
     chosen[design.offsets[block] + pos] = True
-    chosen ^= np.repeat(flip, size)
+    chosen ^= np.repeat(design.flipped, design.block_size)
     idx = np.flatnonzero(chosen)
     sel_block = np.searchsorted(design.offsets, idx, side="right") - 1
     entity = design.members[idx].astype(np.int64)
@@ -128,19 +135,21 @@ def simulate_counts(design: Design, rng: np.random.Generator) -> np.ndarray:
     """Selections per entity in one fair replicate: what the Monte Carlo tests
     need, without building frame-sized arrays (flipped blocks count every
     member once, minus the sampled complement)."""
-    n, size = design.block_sample, design.block_size
-    flip = n * 2 > size
-    m = np.where(flip, size - n, n)
-    block = np.repeat(np.arange(design.n_blocks), m)
-    picked = design.members[design.offsets[block] + _distinct_positions(block, size, rng)]
-    counts = np.bincount(picked[~flip[block]], minlength=design.n_entities)
+    block, pos = _sample(design, rng)
+    picked = design.members[design.offsets[block] + pos]
+    flip = design.flipped[block]
+    counts = np.bincount(picked[~flip], minlength=design.n_entities)
     if flip.any():
-        cache = design.__dict__.setdefault("_flipped_counts", None)
-        if cache is None:
-            cache = np.bincount(design.members[np.repeat(flip, size)], minlength=design.n_entities)
-            design.__dict__["_flipped_counts"] = cache
-        counts = counts + cache - np.bincount(picked[flip[block]], minlength=design.n_entities)
+        counts = counts + design.flipped_member_counts - np.bincount(picked[flip], minlength=design.n_entities)
     return counts
+
+
+def _sample(design: Design, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """(block, position) of every pick of one replicate: each block samples
+    its selections, or their complement where that is smaller."""
+    n, size = design.block_sample, design.block_size
+    block = np.repeat(np.arange(design.n_blocks), np.where(design.flipped, size - n, n))
+    return block, _distinct_positions(block, size, rng)
 
 
 def _distinct_positions(block: np.ndarray, size: np.ndarray, rng: np.random.Generator) -> np.ndarray:

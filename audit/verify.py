@@ -14,6 +14,8 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
+from liushuang import parallel
+
 from . import draw as drawing
 from .draw_data import MISSING, DrawData, TaskDraw
 
@@ -137,34 +139,18 @@ def verify(task: TaskDraw, data: DrawData) -> Verdict:
     return v
 
 
-_SHARED: DrawData | None = None
-
-
 def _verify_range(bounds: tuple[int, int]) -> list[Verdict]:
-    assert _SHARED is not None
-    return [verify(t, _SHARED) for t in _SHARED.tasks[bounds[0]:bounds[1]]]
+    data: DrawData = parallel.shared()
+    return [verify(t, data) for t in data.tasks[bounds[0]:bounds[1]]]
 
 
 def verify_all(data: DrawData, workers: int | None = None) -> list[Verdict]:
     """Every task's verdict, in task order; draws are independent, so large
     audits spread them over worker processes (forked: they share ``data``)."""
-    import multiprocessing
-    import os
-    from concurrent.futures import ProcessPoolExecutor
-
-    global _SHARED
-    workers = workers or os.cpu_count() or 1
-    members = sum(len(t.frame) for t in data.tasks)
-    if workers < 2 or members < 2_000_000:
-        return [verify(t, data) for t in data.tasks]
-    _SHARED = data
-    try:
-        step = max(1, len(data.tasks) // (workers * 8))
-        ranges = [(i, min(i + step, len(data.tasks))) for i in range(0, len(data.tasks), step)]
-        with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork")) as pool:
-            return [v for chunk in pool.map(_verify_range, ranges) for v in chunk]
-    finally:
-        _SHARED = None
+    step = max(1, len(data.tasks) // 16)
+    ranges = [(i, min(i + step, len(data.tasks))) for i in range(0, len(data.tasks), step)]
+    big = sum(len(t.frame) for t in data.tasks) >= 2_000_000
+    return [v for chunk in parallel.fork_map(_verify_range, ranges, data, parallel=big, workers=workers) for v in chunk]
 
 
 def _roster_checks(task: TaskDraw, data: DrawData, fail: Any) -> None:
