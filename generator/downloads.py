@@ -51,13 +51,7 @@ def write_downloads(root: Path, store: dict[str, list[dict[str, Any]]], build_da
         records = sorted(store.get(kind, []), key=lambda r: orjson.dumps(r, option=orjson.OPT_SORT_KEYS))
         cols = [c for c in formats.columns(kind) if c.split(".")[0] not in NEVER and c not in CSV_SKIP.get(kind, set())]
         csv_path = folder / f"{kind}.csv"
-        import csv
-
-        with open(csv_path, "w", encoding="utf-8-sig", newline="") as fh:
-            w = csv.writer(fh)
-            w.writerow([formats.header(kind, c, "zh") for c in cols])
-            for rec in records:
-                w.writerow([formats.cell(formats._get(rec, c), "zh") for c in cols])
+        formats.write_csv(csv_path, kind, records, encoding="utf-8-sig", style="zh", cols=cols)
         formats.write_jsonl(folder / f"{kind}.jsonl", records)
         if records:
             formats.write_parquet(folder / f"{kind}.parquet", kind, records)

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import orjson
-from jinja2 import Environment, FileSystemLoader, select_autoescape
+from jinja2 import Environment, PackageLoader, select_autoescape
 
 from liushuang import schemas
 from liushuang.policy import Policy
@@ -86,10 +86,8 @@ def _display(value: Any) -> str:
 
 
 def _env() -> Environment:
-    templates = Path(__file__).resolve().parent.parent / "site" / "templates"
-    if not templates.is_dir():  # installed: templates ship as package data
-        templates = Path(str(resources.files("liushuang.site").joinpath("templates")))
-    return Environment(loader=FileSystemLoader(str(templates)), autoescape=select_autoescape(["html"]),
+    # site/ installs as liushuang.site (editable installs map it to the repository folder).
+    return Environment(loader=PackageLoader("liushuang.site", "templates"), autoescape=select_autoescape(["html"]),
                        trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True)
 
 
@@ -175,10 +173,8 @@ def _render(root: Path, store: dict[str, list[dict[str, Any]]], build_date: dt.d
     env = _env()
     common = {"site_name": SITE_NAME, "build_date": build_date.isoformat()}
     pages = 0
-    assets = Path(__file__).resolve().parent.parent / "site" / "assets.css"
     (root / "assets").mkdir()
-    (root / "assets" / "site.css").write_bytes(assets.read_bytes() if assets.exists()
-                                               else resources.files("liushuang.site").joinpath("assets.css").read_bytes())
+    (root / "assets" / "site.css").write_bytes(resources.files("liushuang.site").joinpath("assets.css").read_bytes())
 
     def write(relative: str, template: str, **context: Any) -> None:
         nonlocal pages

@@ -87,8 +87,10 @@ def write_json(path: Path, records: list[dict[str, Any]]) -> int:
     return len(records)
 
 
-def write_csv(path: Path, kind: str, records: Iterable[dict[str, Any]], *, encoding: str = "utf-8", style: str = "en") -> int:
-    cols = columns(kind)
+def write_csv(path: Path, kind: str, records: Iterable[dict[str, Any]], *, encoding: str = "utf-8", style: str = "en",
+              cols: list[str] | None = None) -> int:
+    """One row per record; ``cols`` chooses and orders the field paths (default: all of the kind's)."""
+    cols = columns(kind) if cols is None else cols
     n = 0
     with open(path, "w", encoding=encoding, newline="") as fh:
         w = csv.writer(fh)
