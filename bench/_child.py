@@ -18,3 +18,22 @@ def print_stages(result: dict, stages: tuple[str, ...]) -> None:
     for stage in stages:
         print(f"| {stage} | {result[stage + '_s']:.1f} |")
     print(f"\npeak memory (VmHWM): {result['peak_bytes'] / 2**30:.2f} GiB")
+
+
+def cached(path, label: str, make) -> None:
+    """Run ``make(folder)`` once: into a temporary folder renamed to ``path`` only
+    when complete, so an interrupted synthesis is never mistaken for a cache."""
+    import shutil
+    import time
+    from pathlib import Path
+
+    path = Path(path)
+    if path.exists():
+        return
+    tmp = path.with_name(path.name + ".partial")
+    shutil.rmtree(tmp, ignore_errors=True)
+    print(f"synthesising {label} …", file=sys.stderr)
+    started = time.perf_counter()
+    make(tmp)
+    tmp.rename(path)
+    print(f"  synthesised in {time.perf_counter() - started:.0f} s", file=sys.stderr)

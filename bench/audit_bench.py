@@ -16,10 +16,9 @@ import json
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
-from _child import print_stages, run_child
+from _child import cached, print_stages, run_child
 
 CHILD = r"""
 import datetime as dt, json, sys, time
@@ -52,12 +51,9 @@ def main() -> None:
     ap.add_argument("--work", type=Path, default=Path(tempfile.gettempdir()) / "liushuang-bench")
     args = ap.parse_args()
     data = args.work / f"city-{args.entities}-{args.years}"
-    if not (data / "synth-manifest.json").exists():
-        print(f"synthesising a city of {args.entities:,} entities …", file=sys.stderr)
-        t = time.perf_counter()
-        subprocess.run([sys.executable, "-m", "liushuang.cli", "synth", str(data), "--entities", str(args.entities),
-                        "--years", str(args.years), "--seed", "2026"], check=True)
-        print(f"  synthesised in {time.perf_counter() - t:.0f} s", file=sys.stderr)
+    cached(data, f"a city of {args.entities:,} entities", lambda folder: subprocess.run(
+        [sys.executable, "-m", "liushuang.cli", "synth", str(folder), "--entities", str(args.entities),
+         "--years", str(args.years), "--seed", "2026"], check=True))
     files = json.loads((data / "synth-manifest.json").read_text())["files"]
     print("running the deadline audit …", file=sys.stderr)
     with tempfile.TemporaryDirectory() as out:

@@ -17,10 +17,9 @@ from __future__ import annotations
 import argparse
 import sys
 import tempfile
-import time
 from pathlib import Path
 
-from _child import print_stages, run_child
+from _child import cached, print_stages, run_child
 
 CHILD = r"""
 import json, sys, time
@@ -91,11 +90,8 @@ def main() -> None:
     ap.add_argument("--work", type=Path, default=Path(tempfile.gettempdir()) / "liushuang-bench")
     args = ap.parse_args()
     data = args.work / f"draws-{args.entities}-{args.draws}-{args.frame}"
-    if not (data / "inspection_tasks.jsonl").exists():
-        print(f"synthesising {args.draws:,} draws over {args.entities:,} entities …", file=sys.stderr)
-        t = time.perf_counter()
-        make(data, args.entities, args.draws, args.frame)
-        print(f"  synthesised in {time.perf_counter() - t:.0f} s", file=sys.stderr)
+    cached(data, f"{args.draws:,} draws over {args.entities:,} entities",
+           lambda folder: make(folder, args.entities, args.draws, args.frame))
     print("running the draws audit …", file=sys.stderr)
     with tempfile.TemporaryDirectory() as out:
         r = run_child(CHILD, str(data), out, str(args.resamples))
