@@ -20,8 +20,9 @@ from liushuang.generator.validate import Validator
 
 from liushuang.policy import Policy
 
+from .calendar import day_number, from_day_number
+
 MISSING = -1
-_EPOCH_ORD = dt.date(1970, 1, 1).toordinal()
 _CN = dt.timezone(dt.timedelta(hours=8))
 
 
@@ -29,15 +30,13 @@ def day(value: Any) -> int:
     """Day number of an ISO date, or of a date-time's date in China time."""
     if not value:
         return MISSING
-    if len(value) == 10:
-        return dt.date.fromisoformat(value).toordinal() - _EPOCH_ORD
-    if value.endswith("+08:00"):
-        return dt.date.fromisoformat(value[:10]).toordinal() - _EPOCH_ORD
-    return dt.datetime.fromisoformat(value).astimezone(_CN).date().toordinal() - _EPOCH_ORD
+    if len(value) == 10 or value.endswith("+08:00"):
+        return day_number(dt.date.fromisoformat(value[:10]))
+    return day_number(dt.datetime.fromisoformat(value).astimezone(_CN).date())
 
 
-def iso(day_number: int) -> str | None:
-    return None if day_number == MISSING else dt.date.fromordinal(int(day_number) + _EPOCH_ORD).isoformat()
+def iso(number: int) -> str | None:
+    return None if number == MISSING else from_day_number(number).isoformat()
 
 
 @dataclass
@@ -129,7 +128,7 @@ def load(data_dir: str | Path, policy: Policy, *, progress: bool | None = None) 
         end = publicity_end(r, policy)
         return (r["decision_number"], r.get("uscc"), r["authority"], day(r["decided_on"]), day(r.get("published_on")),
                 day(r.get("revoked_on")), day(r.get("withdrawn_on")), exempt_from_publication(r),
-                MISSING if end is None else end.toordinal() - _EPOCH_ORD)
+                MISSING if end is None else day_number(end))
 
     extractors = {k: (e or penalty) for k, (_, e) in EXTRACT.items()}
     latest_cols = {"notifications": ("pushed", "claimed"), "licenses": ("decided", "published"),

@@ -27,7 +27,7 @@ from scipy import stats
 
 from liushuang.policy import Policy
 
-from .calendar import NOT_COVERED, Calendar
+from .calendar import NOT_COVERED, Calendar, day_number
 from .data import MISSING, AuditData, iso
 
 STATUSES = ("on_time", "late", "missing", "pending", "not_computable", "ok", "violation")
@@ -175,7 +175,7 @@ def _first_by(keys: list[str], values: list[int], wanted: set[str] | None = None
 
 def audit_deadlines(data: AuditData, policy: Policy, cal: Calendar, as_of: dt.date) -> DeadlineAudit:
     d = policy.raw["deadlines"]
-    today = (as_of - dt.date(1970, 1, 1)).days
+    today = day_number(as_of)
     results: list[RuleResult] = []
     R = Rule
 
@@ -370,7 +370,7 @@ def _class_coverage(data: AuditData, policy: Policy, as_of: dt.date) -> RuleResu
     for y in sorted(inspected):
         if dt.date(y, 12, 31) >= as_of:
             continue
-        end = (dt.date(y, 12, 31) - dt.date(1970, 1, 1)).days
+        end = day_number(dt.date(y, 12, 31))
         active = [(u, c) for u, c, s, reg in zip(ent["uscc"], ent["credit_class"], ent["status"], ent["registered_on"]) if c and reg <= end]
         sizes = Counter(c for _, c in active)
         hits = Counter(klass[u] for u in inspected[y] if klass.get(u))

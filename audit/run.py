@@ -9,7 +9,7 @@ from pathlib import Path
 from liushuang.policy import Policy
 
 from . import data as audit_data
-from .calendar import Calendar
+from .calendar import Calendar, from_day_number
 from .deadline_report import build as build_deadlines
 from .deadlines import audit_deadlines
 from .report import AuditReport, Finding
@@ -38,7 +38,7 @@ def deadlines_report(data_dir: Path, policy: Policy, *, calendar_files: tuple[Pa
                      loaded: audit_data.AuditData | None = None) -> AuditReport:
     cal = Calendar.load(calendar_files)
     loaded = loaded or audit_data.load(data_dir, policy, progress=progress)
-    as_of = as_of or (dt.date(1970, 1, 1) + dt.timedelta(days=loaded.latest_day) if loaded.latest_day >= 0 else dt.date.today())
+    as_of = as_of or (from_day_number(loaded.latest_day) if loaded.latest_day >= 0 else dt.date.today())
     result = audit_deadlines(loaded, policy, cal, as_of)
     report = build_deadlines(result, _meta(loaded, data_dir, as_of, policy, cal), site_url=site_url)
     report.findings += _validation_finding(loaded)

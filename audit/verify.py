@@ -17,6 +17,7 @@ from typing import Any
 from liushuang import parallel
 
 from . import draw as drawing
+from .calendar import from_day_number
 from .draw_data import MISSING, DrawData, TaskDraw
 
 FAILURES = {
@@ -116,7 +117,7 @@ def verify(task: TaskDraw, data: DrawData) -> Verdict:
     for (n1, t1), (n2, t2) in zip(known, known[1:]):
         if t1 > t2 or (n1 == "承诺" and t1 == t2):
             fail(("event-order", f"{n1}时间（{t1.isoformat()}）不早于{n2}时间（{t2.isoformat()}）"))
-    if task.notice != MISSING and _instant(task.drawn_at).date() > dt.date(1970, 1, 1) + dt.timedelta(days=task.notice):
+    if task.notice != MISSING and _instant(task.drawn_at).date() > from_day_number(task.notice):
         fail(("event-order", "公告日期早于抽取时间"))
     try:
         result = drawing.draw(design, task.seed["value"])
