@@ -59,12 +59,23 @@ def write_downloads(root: Path, store: dict[str, list[dict[str, Any]]], build_da
                                  (folder / f"{kind}.parquet", "parquet", "application/vnd.apache.parquet")):
             if not path.exists():
                 continue
-            resources.append({"name": f"{kind}-{fmt}", "title": f"{title}（{fmt.upper()}）", "path": f"downloads/{path.name}",
+            resources.append({"dataset": kind, "dataset_title": title, "name": f"{kind}-{fmt}", "title": f"{title}（{fmt.upper()}）", "path": f"downloads/{path.name}",
                               "format": fmt, "mediatype": media, "encoding": "utf-8", "bytes": path.stat().st_size,
                               "hash": f"sha256:{_sha256(path)}", "rows": len(records),
                               "schema": {"fields": _fields(kind)}})
     package = {"name": "liushuang-six-doubles", "title": "市场监管双公示与双随机抽查公开数据", "version": build_date,
                "created": build_date, "licenses": [{"name": "CC-BY-4.0", "title": "知识共享署名 4.0 国际许可协议"}],
-               "resources": resources}
+               "resources": [{k: v for k, v in r.items() if k not in ("dataset", "dataset_title")} for r in resources]}
     (root / "datapackage.json").write_bytes(orjson.dumps(package, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS))
     return resources
+
+
+def write_task_files(root: Path, tasks: list[dict[str, Any]]) -> None:
+    """Each published task as one JSON file: its frame, strata, commitment, seed
+    and selections, everything ``liushuang audit draws`` needs to re-derive it."""
+    from liushuang.urls import slug
+
+    folder = root / "downloads" / "tasks"
+    folder.mkdir(parents=True, exist_ok=True)
+    for task in tasks:
+        (folder / f"{slug(task['task_id'])}.json").write_bytes(orjson.dumps(task, option=orjson.OPT_SORT_KEYS) + b"\n")

@@ -347,23 +347,31 @@ def draw(frame: Path, task_id: str, department: str, items: tuple[str, ...], sam
 @click.option("--build-date", help="Date the site is built for (YYYY-MM-DD): publicity periods end relative to it [default: today].")
 @click.option("--site-url", default="http://127.0.0.1:8000/", show_default=True, help="Public base URL, for the sitemap and feeds.")
 @click.option("--progress/--no-progress", default=None, help="Progress bar [default: only on a terminal].")
+@click.option("--audit", "audit_dir", type=click.Path(exists=True, file_okay=False, path_type=Path),
+              help="Reports of `liushuang audit` to publish under audit/.")
+@click.option("--search/--no-search", default=True, show_default=True, help="Build the Pagefind search index.")
+@click.option("--workers", type=int, help="Worker processes for rendering and indexing [default: all cores].")
 @policy_option
-def build(data: Path, output: Path, build_date: str | None, site_url: str, progress: bool | None, policy_path: Path | None) -> None:
+def build(data: Path, output: Path, build_date: str | None, site_url: str, progress: bool | None, audit_dir: Path | None,
+          search: bool, workers: int | None, policy_path: Path | None) -> None:
     """Build the public site from DATA: only valid, publishable records, personal data masked.
 
-    The site is written to a temporary folder and replaces OUTPUT only when the
-    build succeeded. build-report.json counts, per kind, input = published +
-    withheld (per reason) + rejected. (First slice of the site: record, entity,
-    task and list pages; search, downloads and feeds are still to come.)
+    Pages per decision, entity and task; lists per kind, year and department;
+    statistics; open-data downloads with datapackage.json and a DCAT
+    catalogue; feeds and sitemap; Chinese search (Pagefind); the narrative
+    pages (mkdocs-material). The site is written to a temporary folder and
+    replaces OUTPUT only when the build succeeded. build-report.json counts,
+    per kind, input = published + withheld (per reason) + rejected.
 
-    Example: liushuang build demo/data -o demo/site --build-date 2026-11-30
+    Example: liushuang build demo/data -o demo/site --build-date 2026-11-30 --audit demo/audit
     """
     from liushuang.generator.site import build as build_site
 
     if not data.is_dir():
         raise UsageError(f"数据目录“{data}”不存在或不是目录")
     day = _as_of(build_date) or dt.date.today()
-    report = build_site(data, output, _policy(policy_path), build_date=day, progress=progress, site_url=site_url)
+    report = build_site(data, output, _policy(policy_path), build_date=day, progress=progress, site_url=site_url,
+                        audit_dir=audit_dir, search=search, workers=workers, echo=lambda m: click.echo(m, err=True))
     for kind, c in report.counts.items():
         withheld = "，".join(f"{k} {v}" for k, v in c["withheld"].items()) or "0"
         click.echo(f"{kind}: 输入 {c['input']} = 公开 {c['published']} + 不公开（{withheld}）+ 校验未通过 {c['rejected']}")
@@ -436,7 +444,8 @@ def demo(out: Path, entities: int) -> None:
     click.echo("4/4 生成公开网站")
     from liushuang.generator.site import build as build_site
 
-    built = build_site(data, out / "site", load_policy(), build_date=config.until)
+    built = build_site(data, out / "site", load_policy(), build_date=config.until, audit_dir=out / "audit",
+                       echo=lambda m: click.echo(f"  {m}", err=True))
     click.echo(f"已生成 {built.pages} 个页面")
     click.echo("")
     click.echo(f"审计报告：{index}")

@@ -1,0 +1,353 @@
+"""Record, entity, task, list and department pages, rendered with jinja2.
+
+These pages never go through mkdocs (PERFORMANCE.md: mkdocs-material makes
+about 30 pages/s and puts the whole nav into every page); they share the
+narrative pages' look through ``site/assets.css``. Rendering is split into
+jobs that forked workers run over one shared, read-only ``SiteData``; every
+page's bytes depend only on the data, never on which worker wrote it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import Counter, defaultdict
+from collections.abc import Iterator
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+from jinja2 import Environment, PackageLoader, select_autoescape
+
+from liushuang import schemas
+from liushuang.parallel import shared
+from liushuang.urls import record_path, slug
+
+SITE_NAME = "六双 · 市场监管信息公开"
+LIST_COLUMNS = {
+    "penalties": (("decision_number", "决定书文号"), ("subject_name", "当事人"), ("authority", "处罚机关"), ("decided_on", "决定日期")),
+    "licenses": (("decision_number", "决定文书号"), ("subject_name", "被许可人"), ("authority", "许可机关"), ("decided_on", "决定日期")),
+    "inspection_tasks": (("task_id", "任务编号"), ("task_name", "任务名称"), ("department", "部门"), ("start_on", "开始日期")),
+}
+DATE_FIELD = {"penalties": "decided_on", "licenses": "decided_on", "inspection_tasks": "start_on"}
+KEY = {"penalties": "decision_number", "licenses": "decision_number", "inspection_tasks": "task_id"}
+LABEL = {"penalties": "行政处罚", "licenses": "行政许可", "inspection_tasks": "双随机抽查任务"}
+DEPARTMENT_FIELD = {"penalties": "authority", "licenses": "authority", "inspection_tasks": "department"}
+# Result codes of the national enterprise credit publicity system (DOMAIN.md §5).
+RESULT_CODES = {"1": "未发现问题", "3": "违反食品药品相关规定", "4": "违反质量技术监督相关规定", "5": "违反其他部门相关规定",
+                "G": "违反公安部门相关规定", "6": "通过登记的住所（经营场所）无法联系", "7": "已关闭停业或正在组织清算",
+                "8": "不配合检查情节严重", "9": "注销", "10": "被吊销", "11": "被撤销", "12": "迁出", "B": "未按规定公示应当公示的信息",
+                "C": "公示信息隐瞒真实情况弄虚作假", "D": "违反其他行政管理规定行为", "E": "发现问题经责令已改正",
+                "F": "未发现开展本次抽查涉及的经营活动"}
+ALGORITHMS = {"liushuang-ticket": "liushuang 抽签算法（SHA-256 签号排序）", "cryptorandom-sample_by_index": "cryptorandom 按序号抽样（SHA-256 伪随机数）"}
+TASK_HIDDEN = {"frame", "selections", "assignments", "strata", "algorithm", "commitment", "seed", "redraws", "inspector_pool", "items"}
+
+
+def result_labels(codes: list[str]) -> str:
+    return "；".join(f"{RESULT_CODES.get(c, c)}（{c}）" for c in codes)
+
+
+class UnsafePath(ValueError):
+    """A path derived from record data would leave the output directory."""
+
+
+def safe_join(root: Path, relative: str) -> Path:
+    target = (root / relative).resolve()
+    if root.resolve() not in target.parents and target != root.resolve():
+        raise UnsafePath(relative)
+    return target
+
+
+def display(value: Any) -> str:
+    if value is None or value == "":
+        return "—"
+    if isinstance(value, list):
+        return "、".join(display(v) for v in value if not isinstance(v, dict)) or "—"
+    if isinstance(value, dict):
+        return "；".join(f"{k}：{display(v)}" for k, v in value.items())
+    if isinstance(value, bool):
+        return "是" if value else "否"
+    if value == "2099-12-31":
+        return "长期"
+    return str(value)
+
+
+def environment() -> Environment:
+    # site/ installs as liushuang.site (editable installs map it to the repository folder).
+    env = Environment(loader=PackageLoader("liushuang.site", "templates"), autoescape=select_autoescape(["html"]),
+                      trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True)
+    env.globals.update(site_name=SITE_NAME, record_path=record_path)
+    env.filters["slug"] = slug
+    return env
+
+
+def pagination(page: int, pages: int) -> list[int | None]:
+    """Page numbers to show, GOV.UK style: first, last, current and its
+    neighbours; ``None`` marks an ellipsis."""
+    keep = sorted({1, pages, page - 1, page, page + 1} & set(range(1, pages + 1)))
+    out: list[int | None] = []
+    for n in keep:
+        if out and n - (out[-1] or 0) > 1:
+            out.append(None)
+        out.append(n)
+    return out
+
+
+@dataclass
+class SiteData:
+    """Everything the page jobs read: the published records and their indexes."""
+
+    store: dict[str, list[dict[str, Any]]]
+    build_date: dt.date
+    page_size: int = 50
+
+    @cached_property
+    def sorted(self) -> dict[str, list[dict[str, Any]]]:
+        return {kind: sorted(self.store[kind], key=lambda r: (r.get(DATE_FIELD[kind]) or "", r[KEY[kind]]), reverse=True)
+                for kind in LIST_COLUMNS}
+
+    @cached_property
+    def tasks(self) -> dict[str, dict[str, Any]]:
+        return {t["task_id"]: t for t in self.store["inspection_tasks"]}
+
+    @cached_property
+    def items(self) -> dict[str, dict[str, Any]]:
+        return {i["item_id"]: i for i in self.store.get("inspection_items", [])}
+
+    @cached_property
+    def results_by_task(self) -> dict[str, dict[str, dict[str, Any]]]:
+        out: dict[str, dict[str, dict[str, Any]]] = defaultdict(dict)
+        for r in self.store["inspection_results"]:
+            out[r["task_id"]][r["uscc"]] = r
+        return out
+
+    @cached_property
+    def names(self) -> dict[str, str]:
+        return {e["uscc"]: e["name"] for e in self.store["entities"]}
+
+    @cached_property
+    def by_entity(self) -> dict[str, dict[str, list[dict[str, Any]]]]:
+        """USCC → kind → records, for every entity with something published."""
+        out: dict[str, dict[str, list[dict[str, Any]]]] = defaultdict(lambda: defaultdict(list))
+        for kind in ("licenses", "penalties", "inspection_results"):
+            for rec in self.store[kind]:
+                if rec.get("uscc"):
+                    out[rec["uscc"]][kind].append(rec)
+        return out
+
+    @cached_property
+    def entity_keys(self) -> list[str]:
+        """Every entity with a page: the published register, and anyone a published record names."""
+        return sorted(set(self.names) | set(self.by_entity))
+
+    @cached_property
+    def entity_set(self) -> frozenset[str]:
+        return frozenset(self.entity_keys)
+
+    @cached_property
+    def entities(self) -> dict[str, dict[str, Any]]:
+        return {e["uscc"]: e for e in self.store["entities"]}
+
+    @cached_property
+    def departments(self) -> dict[str, dict[str, list[dict[str, Any]]]]:
+        """Department → kind → records (newest first)."""
+        out: dict[str, dict[str, list[dict[str, Any]]]] = defaultdict(lambda: defaultdict(list))
+        for kind, records in self.sorted.items():
+            for r in records:
+                out[r.get(DEPARTMENT_FIELD[kind]) or "未注明"][kind].append(r)
+        return out
+
+    @cached_property
+    def years(self) -> dict[str, dict[str, list[dict[str, Any]]]]:
+        """Kind → year → records (newest first)."""
+        out: dict[str, dict[str, list[dict[str, Any]]]] = {kind: defaultdict(list) for kind in LIST_COLUMNS}
+        for kind, records in self.sorted.items():
+            for r in records:
+                out[kind][(r.get(DATE_FIELD[kind]) or "")[:4] or "未注明"].append(r)
+        return out
+
+
+class Writer:
+    """Renders templates into files under ``root``, with paths that cannot leave it."""
+
+    def __init__(self, root: Path, build_date: dt.date) -> None:
+        self.root = root
+        self.env = environment()
+        self.common = {"build_date": build_date.isoformat()}
+        self.pages = 0
+
+    def page(self, relative: str, template: str, **context: Any) -> None:
+        path = safe_join(self.root, relative) / "index.html" if relative else self.root / "index.html"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        depth = len(relative.split("/")) if relative else 0  # the page is relative/index.html
+        path.write_text(self.env.get_template(template).render(root="../" * depth, **self.common, **context), encoding="utf-8")
+        self.pages += 1
+
+
+# --- page jobs: each renders a slice and returns its page count -------------------------------
+
+def _record_fields(kind: str, rec: dict[str, Any]) -> list[tuple[str, str]]:
+    titles = schemas.titles(kind)
+    return [(titles.get(k, k), display(v)) for k, v in rec.items() if not (kind == "inspection_tasks" and k in TASK_HIDDEN)]
+
+
+def _decisions(w: Writer, data: SiteData, kind: str, lo: int, hi: int) -> None:
+    for rec in data.sorted[kind][lo:hi]:
+        key = rec[KEY[kind]]
+        w.page(record_path(kind, key).rstrip("/"), "record.html", title=f"{LABEL[kind]}：{key}", caption=LABEL[kind],
+               fields=_record_fields(kind, rec), kind=kind,
+               entity_href=record_path("entities", rec["uscc"]) if rec.get("uscc") in data.entity_set else None,
+               department=rec.get(DEPARTMENT_FIELD[kind]))
+
+
+def _task(w: Writer, data: SiteData, rec: dict[str, Any]) -> None:
+    results = data.results_by_task.get(rec["task_id"], {})
+    assigned = {a["uscc"]: a["inspectors"] for a in rec.get("assignments") or []}
+    selections = [{"order": s["order"], "stratum": s.get("stratum") or "—", "uscc": s["uscc"],
+                   "name": data.names.get(s["uscc"]) or (results.get(s["uscc"]) or {}).get("entity_name") or "—",
+                   "href": record_path("entities", s["uscc"]) if s["uscc"] in data.entity_set else None,
+                   "inspectors": "、".join(assigned.get(s["uscc"], [])) or "—",
+                   "result": result_labels(results[s["uscc"]]["result_codes"]) if s["uscc"] in results else "尚未公示"}
+                  for s in sorted(rec.get("selections") or [], key=lambda s: s["order"])]
+    items = [{"id": i, "name": (data.items.get(i) or {}).get("name") or "—", "basis": (data.items.get(i) or {}).get("basis") or "—"}
+             for i in rec.get("items") or []]
+    algorithm = rec.get("algorithm") or {}
+    w.page(record_path("inspection_tasks", rec["task_id"]).rstrip("/"), "task.html", title=f"双随机抽查任务：{rec['task_name']}",
+           task=rec, fields=_record_fields("inspection_tasks", rec), items=items, selections=selections,
+           strata=rec.get("strata") or [], frame=rec.get("frame") or {}, seed=rec.get("seed"), commitment=rec.get("commitment"),
+           algorithm=ALGORITHMS.get(algorithm.get("id", ""), algorithm.get("id")), algorithm_version=algorithm.get("version"),
+           redraws=rec.get("redraws") or [], data_href=f"downloads/tasks/{_task_file(rec['task_id'])}",
+           department=rec.get("department"))
+
+
+def _task_file(task_id: str) -> str:
+    return f"{slug(task_id)}.json"
+
+
+def _entity(w: Writer, data: SiteData, uscc: str) -> None:
+    groups = data.by_entity.get(uscc) or defaultdict(list)
+    sections = [
+        {"id": "licenses", "title": "行政许可", "headers": ["决定文书号", "许可内容", "许可机关", "决定日期"],
+         "rows": [{"href": record_path("licenses", r["decision_number"]),
+                   "cells": [r["decision_number"], display(r.get("content")), display(r.get("authority")), r["decided_on"]]}
+                  for r in sorted(groups["licenses"], key=lambda r: (r["decided_on"], r["decision_number"]), reverse=True)]},
+        {"id": "penalties", "title": "行政处罚", "headers": ["决定书文号", "违法行为类型", "处罚机关", "决定日期"],
+         "rows": [{"href": record_path("penalties", r["decision_number"]),
+                   "cells": [r["decision_number"], display(r.get("violation_type")), display(r.get("authority")), r["decided_on"]]}
+                  for r in sorted(groups["penalties"], key=lambda r: (r["decided_on"], r["decision_number"]), reverse=True)]},
+        {"id": "results", "title": "双随机抽查结果", "headers": ["抽查任务", "检查完成日期", "检查结果"],
+         "rows": [{"href": record_path("inspection_tasks", r["task_id"]) if r["task_id"] in data.tasks else "",
+                   "cells": [(data.tasks.get(r["task_id"]) or {}).get("task_name") or r["task_id"], r["completed_on"],
+                             result_labels(r["result_codes"]) + (f"。{r['result_text']}" if r.get("result_text") else "")]}
+                  for r in sorted(groups["inspection_results"], key=lambda r: (r["completed_on"], r["task_id"]), reverse=True)]},
+    ]
+    name = data.names.get(uscc) or next((r.get("subject_name") or r.get("entity_name") for g in groups.values() for r in g
+                                         if r.get("subject_name") or r.get("entity_name")), uscc)
+    entity = data.entities.get(uscc)
+    facts = []
+    if entity:
+        rep = entity.get("legal_representative")
+        facts = [("统一社会信用代码", uscc), ("主体类型", display(entity.get("kind"))), ("行业", display(entity.get("industry_name"))),
+                 ("成立日期", display(entity.get("registered_on"))), ("登记状态", display(entity.get("status"))),
+                 ("法定代表人（负责人、经营者）", display(rep.get("name") if isinstance(rep, dict) else rep))]
+    w.page(record_path("entities", uscc).rstrip("/"), "entity.html", title=name, uscc=uscc, sections=sections, facts=facts)
+
+
+def _listing(w: Writer, data: SiteData, kind: str, base: str, records: list[dict[str, Any]], title: str, **context: Any) -> None:
+    """A paginated list (newest first) at ``base`` and ``base/page/N``."""
+    size = data.page_size
+    n_pages = max(1, -(-len(records) // size))
+    for page in range(1, n_pages + 1):
+        chunk = records[(page - 1) * size: page * size]
+        rows = [{"href": record_path(kind, r[KEY[kind]]), "cells": [display(r.get(f)) for f, _ in LIST_COLUMNS[kind]]} for r in chunk]
+        w.page(base.rstrip("/") if page == 1 else f"{base}page/{page}", "list.html", title=title, total=len(records), page=page,
+               pages=n_pages, base=base, rows=rows, headers=[h for _, h in LIST_COLUMNS[kind]], kind=kind,
+               numbers=pagination(page, n_pages), first=(page - 1) * size + 1, last=(page - 1) * size + len(chunk), **context)
+
+
+def _lists(w: Writer, data: SiteData, kind: str) -> None:
+    years = sorted(data.years[kind], reverse=True)
+    departments = sorted((d, len(g[kind])) for d, g in data.departments.items() if g.get(kind))
+    facets = {"years": [(y, f"{kind}/year/{y}/", len(data.years[kind][y])) for y in years],
+              "departments": [(d, f"departments/{slug(d)}/{kind}/", n) for d, n in departments]}
+    _listing(w, data, kind, f"{kind}/", data.sorted[kind], LABEL[kind], facets=facets)
+    for y in years:
+        _listing(w, data, kind, f"{kind}/year/{y}/", data.years[kind][y], f"{LABEL[kind]}（{y}年）", facets=facets, current=y)
+
+
+def _department(w: Writer, data: SiteData, department: str) -> None:
+    groups = data.departments[department]
+    base = f"departments/{slug(department)}/"
+    summary = [(kind, LABEL[kind], len(groups.get(kind, [])), f"{base}{kind}/") for kind in LIST_COLUMNS if groups.get(kind)]
+    w.page(base.rstrip("/"), "department.html", title=department, summary=summary,
+           latest=[{"href": record_path(k, r[KEY[k]]), "label": LABEL[k], "cells": [display(r.get(f)) for f, _ in LIST_COLUMNS[k]]}
+                   for k in ("penalties", "licenses") for r in groups.get(k, [])[:5]])
+    for kind, _, _, href in summary:
+        _listing(w, data, kind, href, groups[kind], f"{department} · {LABEL[kind]}", department=department)
+
+
+def _departments_index(w: Writer, data: SiteData) -> None:
+    rows = [{"name": d, "href": f"departments/{slug(d)}/", "counts": [len(g.get(k, [])) for k in LIST_COLUMNS]}
+            for d, g in sorted(data.departments.items())]
+    w.page("departments", "departments.html", title="执法部门", rows=rows, headers=[LABEL[k] for k in LIST_COLUMNS])
+
+
+def jobs(data: SiteData, chunk: int = 2000) -> list[tuple[str, Any]]:
+    """Slices of the site for forked workers, in a fixed order."""
+    out: list[tuple[str, Any]] = []
+    for kind in ("penalties", "licenses"):
+        out += [("decisions", (kind, lo, lo + chunk)) for lo in range(0, len(data.sorted[kind]), chunk)]
+    out += [("tasks", (lo, lo + 200)) for lo in range(0, len(data.sorted["inspection_tasks"]), 200)]
+    out += [("entities", (lo, lo + chunk)) for lo in range(0, len(data.entity_keys), chunk)]
+    out += [("lists", kind) for kind in LIST_COLUMNS]
+    out += [("departments", d) for d in sorted(data.departments)]
+    out.append(("departments-index", None))
+    return out
+
+
+def run_job(job: tuple[str, Any]) -> int:
+    """Render one slice (in a forked worker, reading the shared ``(root, SiteData)``)."""
+    root, data = shared()
+    w = Writer(root, data.build_date)
+    what, arg = job
+    if what == "decisions":
+        _decisions(w, data, *arg)
+    elif what == "tasks":
+        for rec in data.sorted["inspection_tasks"][arg[0]:arg[1]]:
+            _task(w, data, rec)
+    elif what == "entities":
+        for uscc in data.entity_keys[arg[0]:arg[1]]:
+            _entity(w, data, uscc)
+    elif what == "lists":
+        _lists(w, data, arg)
+    elif what == "departments":
+        _department(w, data, arg)
+    elif what == "departments-index":
+        _departments_index(w, data)
+    else:
+        raise ValueError(what)
+    return w.pages
+
+
+def warm(data: SiteData) -> None:
+    """Compute the shared indexes once in the parent, before forking."""
+    for name in ("sorted", "tasks", "items", "results_by_task", "names", "by_entity", "entity_keys", "entity_set", "entities",
+                 "departments", "years"):
+        getattr(data, name)
+
+
+def latest(data: SiteData, n: int = 10) -> Iterator[dict[str, Any]]:
+    """The newest published decisions (by decision date) for the home page."""
+    merged = [(r["decided_on"], r["decision_number"], kind, r) for kind in ("penalties", "licenses") for r in data.sorted[kind][:n]]
+    for day, number, kind, r in sorted(merged, key=lambda x: (x[0], x[1]), reverse=True)[:n]:
+        yield {"href": record_path(kind, number), "label": LABEL[kind], "number": number, "who": display(r.get("subject_name")),
+               "authority": display(r.get("authority")), "day": day}
+
+
+def counts_by_kind(data: SiteData) -> list[tuple[str, int, str]]:
+    return [(k, len(data.store[k]), LABEL[k]) for k in ("penalties", "licenses", "inspection_tasks")]
+
+
+def month_counts(records: list[dict[str, Any]], field_name: str) -> list[tuple[str, int]]:
+    c = Counter((r.get(field_name) or "")[:7] for r in records)
+    return sorted((m, n) for m, n in c.items() if m)

@@ -1,0 +1,213 @@
+"""Chinese full-text search with Pagefind, sharded so a city fits in memory.
+
+Measured on this machine (``bench/site_bench.py`` and the notes in
+``docs/search.md``): Pagefind keeps about 5 bytes of index metadata per
+indexed page, and every merged index costs the browser its own 68 KB WebAssembly
+module. Indexing each of a city's 1.3 million pages would make the first query
+download megabytes of metadata, and one Pagefind run over a city needs more
+than this machine's memory. So the site indexes *search documents*, not pages:
+
+* a search document holds up to ``SHEET_SIZE`` records of one kind, year and
+  department, each under its own ``<h2 id=ANCHOR>``; Pagefind reports the
+  matching sections as sub-results and ``search.js`` maps each anchor back to
+  the record's own page (``kind--slug``);
+* the documents of one kind are split into shards (per year for decisions, by
+  a stable hash for entities) of at most ``shard_records`` records; every
+  shard is an independent Pagefind bundle under ``pagefind/SHARD/``, indexed
+  in its own process (two at a time), and listed in ``search/shards.json``;
+* the browser loads only the shards the query needs (the chosen kind and
+  year; a decision number's year), merged with Pagefind's ``mergeIndex``.
+
+The search documents are written to a scratch folder and deleted after
+indexing: they are never published, only their index is.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import html
+import shutil
+import subprocess
+import sys
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from liushuang.urls import slug
+
+SHEET_SIZE = 50          # records per search document
+SHARD_RECORDS = 150_000  # records per Pagefind index: about 1.3 GB of indexer memory (docs/search.md)
+KIND_LABEL = {"entities": "市场主体", "penalties": "行政处罚", "licenses": "行政许可", "inspection_results": "抽查结果"}
+
+
+class SearchError(RuntimeError):
+    """Pagefind is missing or failed."""
+
+
+@dataclass(frozen=True)
+class Doc:
+    """One record as search text: ``anchor`` leads back to its page."""
+
+    kind: str            # shard family: entities, penalties, licenses, inspection_results
+    year: str            # "" for entities
+    department: str      # filter value; "" when none
+    anchor: str          # kind--slug[--n]
+    title: str
+    text: str
+
+
+def _year(value: str | None) -> str:
+    return (value or "")[:4]
+
+
+def docs_for(kind: str, rec: dict[str, Any]) -> Doc:
+    """The search text of one published record (already masked by the publisher)."""
+    if kind == "entities":
+        u = rec["uscc"]
+        # The organisation code (USCC positions 9–17) is indexed as its own word so
+        # a user who only has the old code, or its start, still finds the entity.
+        text = " ".join(x for x in (u, u[8:17], rec.get("industry_name") or "", rec.get("kind") or "", rec.get("status") or "") if x)
+        return Doc("entities", "", "", f"entities--{slug(u)}", rec["name"], text)
+    if kind in ("penalties", "licenses"):
+        who = rec.get("uscc") or ""
+        extra = [rec.get("violation_type"), rec.get("penalty_content")] if kind == "penalties" else [rec.get("license_number"), rec.get("content")]
+        text = " ".join(str(x) for x in (rec["decision_number"], rec.get("subject_name"), who, who[8:17] if who else "", *extra, rec["decided_on"]) if x)
+        return Doc(kind, _year(rec["decided_on"]), rec.get("authority") or "", f"{kind}--{slug(rec['decision_number'])}",
+                   f"{rec['decision_number']} {rec.get('subject_name') or ''}".strip(), text)
+    if kind == "inspection_results":
+        from .pages import result_labels
+
+        u = rec["uscc"]
+        text = " ".join(x for x in (u, u[8:17], rec["task_id"], result_labels(rec["result_codes"]), rec.get("result_text") or "", rec["completed_on"]) if x)
+        return Doc(kind, _year(rec["completed_on"]), rec.get("_department") or "", f"entities--{slug(u)}--{slug(rec['task_id'])}",
+                   f"{rec.get('entity_name') or u}（{rec['task_id']}）", text)
+    raise ValueError(kind)
+
+
+def docs(data: Any) -> Iterator[Doc]:
+    """Every searchable record of a ``pages.SiteData``."""
+    for uscc in data.entity_keys:
+        e = data.entities.get(uscc)
+        if e is None:  # named by a decision but not in the published register
+            e = {"uscc": uscc, "name": data.names.get(uscc) or next(
+                (r.get("subject_name") or r.get("entity_name") for g in data.by_entity[uscc].values() for r in g), uscc)}
+        yield docs_for("entities", e)
+    for kind in ("penalties", "licenses"):
+        for rec in data.store[kind]:
+            yield docs_for(kind, rec)
+    for rec in data.store["inspection_results"]:
+        task = data.tasks.get(rec["task_id"]) or {}
+        yield docs_for("inspection_results", {**rec, "_department": task.get("department") or ""})
+
+
+@dataclass
+class Shard:
+    name: str
+    kind: str
+    year: str
+    docs: list[Doc] = field(default_factory=list)
+
+    def record(self) -> dict[str, Any]:
+        departments = sorted({d.department for d in self.docs if d.department})
+        return {"bundle": f"pagefind/{self.name}/", "kind": self.kind, "year": self.year, "records": len(self.docs),
+                "departments": departments}
+
+
+def plan_shards(docs: Iterable[Doc], shard_records: int = SHARD_RECORDS) -> list[Shard]:
+    """Group documents into shards: one per kind and year, split by a stable
+    hash of the anchor when larger than ``shard_records``. The result depends
+    only on the documents, not on their order."""
+    groups: dict[tuple[str, str], list[Doc]] = defaultdict(list)
+    for d in docs:
+        groups[(d.kind, d.year)].append(d)
+    shards = []
+    for (kind, year), members in sorted(groups.items()):
+        parts = max(1, -(-len(members) // shard_records))
+        buckets: list[list[Doc]] = [[] for _ in range(parts)]
+        for d in members:
+            h = int.from_bytes(hashlib.sha256(d.anchor.encode()).digest()[:4], "big") if parts > 1 else 0
+            buckets[h % parts].append(d)
+        for i, bucket in enumerate(buckets):
+            name = "-".join(x for x in (kind, year, str(i) if parts > 1 else "") if x)
+            shards.append(Shard(name, kind, year, sorted(bucket, key=lambda d: (d.department, d.anchor))))
+    return shards
+
+
+def _sheets(shard: Shard) -> Iterable[tuple[str, str]]:
+    """(file name, HTML) of the shard's search documents: records of one
+    department, at most SHEET_SIZE each."""
+    by_department: dict[str, list[Doc]] = defaultdict(list)
+    for d in shard.docs:
+        by_department[d.department].append(d)
+    n = 0
+    for department, docs in sorted(by_department.items()):
+        for start in range(0, len(docs), SHEET_SIZE):
+            chunk = docs[start:start + SHEET_SIZE]
+            # The department travels as page metadata, not as a Pagefind filter:
+            # Pagefind writes filters in hash-map order, which would make two
+            # builds of the same input differ. search.js filters on it instead.
+            filters = [f'<div data-pagefind-meta="kind:{KIND_LABEL[shard.kind]}"></div>']
+            if department:
+                filters.append(f'<div data-pagefind-meta="department:{html.escape(department, quote=True)}"></div>')
+            body = "".join(f'<section><h2 id="{d.anchor}">{html.escape(d.title)}</h2><p>{html.escape(d.text)}</p></section>' for d in chunk)
+            n += 1
+            yield f"s{n:06d}.html", ('<!DOCTYPE html><html lang="zh-CN"><head><meta charset="utf-8"><title>'
+                                      f'{html.escape(KIND_LABEL[shard.kind])}</title></head><body data-pagefind-body>'
+                                      + "".join(filters) + body + "</body></html>")
+
+
+def pagefind_command() -> list[str]:
+    """The Pagefind CLI of the ``pagefind[extended]`` package (Chinese segmentation)."""
+    exe = shutil.which("pagefind_extended") or shutil.which("pagefind")
+    try:
+        import pagefind  # noqa: F401  (the PyPI package bundles the binary)
+        return [sys.executable, "-m", "pagefind"]
+    except ImportError:
+        pass
+    if exe:
+        return [exe]
+    raise SearchError("找不到 Pagefind：请安装 pagefind[extended]（pip install 'pagefind[extended]'）")
+
+
+def _index(shard: Shard, work: Path, out: Path) -> dict[str, Any]:
+    src = work / shard.name
+    src.mkdir(parents=True)
+    for name, text in _sheets(shard):
+        (src / name).write_text(text, encoding="utf-8")
+    target = out / "pagefind" / shard.name
+    cmd = [*pagefind_command(), "--site", str(src), "--output-path", str(target), "--force-language", "zh-cn", "--quiet"]
+    proc = subprocess.run(cmd, capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise SearchError(f"Pagefind 索引 {shard.name} 失败：{proc.stderr.strip() or proc.stdout.strip()}")
+    shutil.rmtree(src)
+    # Only the search runtime and the index are needed; Pagefind's own UIs are not used.
+    for extra in [*target.glob("pagefind-*ui*"), target / "pagefind-highlight.js"]:
+        extra.unlink(missing_ok=True)
+    return shard.record()
+
+
+def build_search(out: Path, work: Path, docs: Iterable[Doc], *, shard_records: int = SHARD_RECORDS, workers: int = 2,
+                 on_shard: Callable[[str], None] | None = None) -> list[dict[str, Any]]:
+    """Index ``docs`` into Pagefind bundles under OUT/pagefind and describe them in
+    OUT/search/shards.json. Returns the shard list."""
+    shards = plan_shards(docs, shard_records)
+    work.mkdir(parents=True, exist_ok=True)
+    # Largest shards first so two workers finish together.
+    order = sorted(shards, key=lambda s: -len(s.docs))
+    with ThreadPoolExecutor(max(1, workers)) as pool:
+        futures = {s.name: pool.submit(_index, s, work, out) for s in order}
+        for s in order:
+            futures[s.name].result()
+            if on_shard:
+                on_shard(s.name)
+    shutil.rmtree(work, ignore_errors=True)
+    records = [s.record() for s in shards]
+    (out / "search").mkdir(parents=True, exist_ok=True)
+    (out / "search" / "shards.json").write_bytes(orjson.dumps({"version": 1, "kinds": KIND_LABEL, "shards": records},
+                                                              option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS))
+    return records
