@@ -60,11 +60,16 @@ def data_dictionary() -> str:
     return "\n".join(lines)
 
 
+def available() -> bool:
+    """The narrative sources ship with a source checkout (``pip install -e .``), not in a wheel."""
+    return (SOURCE_ROOT / "mkdocs.yml").exists() and (SOURCE_ROOT / "docs").is_dir()
+
+
 def build_narrative(out: Path, site_url: str) -> str:
     """Build the narrative pages into ``out``; returns where they came from
     (or why they were skipped: mkdocs.yml is not part of a wheel install)."""
     config_file = SOURCE_ROOT / "mkdocs.yml"
-    if not config_file.exists():
+    if not available():
         return "skipped: mkdocs.yml not found (install liushuang from a source checkout to build the narrative pages)"
     from mkdocs.commands.build import build
     from mkdocs.config import load_config

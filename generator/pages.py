@@ -100,6 +100,7 @@ class SiteData:
     store: dict[str, list[dict[str, Any]]]
     build_date: dt.date
     page_size: int = 50
+    narrative: bool = True   # the mkdocs pages under about/ exist: templates link to them
 
     @cached_property
     def sorted(self) -> dict[str, list[dict[str, Any]]]:
@@ -170,10 +171,10 @@ class SiteData:
 class Writer:
     """Renders templates into files under ``root``, with paths that cannot leave it."""
 
-    def __init__(self, root: Path, build_date: dt.date) -> None:
+    def __init__(self, root: Path, build_date: dt.date, narrative: bool = True) -> None:
         self.root = root
         self.env = environment()
-        self.common = {"build_date": build_date.isoformat()}
+        self.common = {"build_date": build_date.isoformat(), "narrative": narrative}
         self.pages = 0
 
     def page(self, relative: str, template: str, **context: Any) -> None:
@@ -308,7 +309,7 @@ def jobs(data: SiteData, chunk: int = 2000) -> list[tuple[str, Any]]:
 def run_job(job: tuple[str, Any]) -> int:
     """Render one slice (in a forked worker, reading the shared ``(root, SiteData)``)."""
     root, data = shared()
-    w = Writer(root, data.build_date)
+    w = Writer(root, data.build_date, data.narrative)
     what, arg = job
     if what == "decisions":
         _decisions(w, data, *arg)

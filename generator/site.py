@@ -99,7 +99,10 @@ def build(data_dir: str | Path, out: str | Path, policy: Policy, *, build_date: 
         shutil.rmtree(tmp)
     tmp.mkdir(parents=True)
     try:
-        data = SiteData(store, build_date, page_size)
+        from . import narrative as narrative_pages
+
+        narrative = narrative and narrative_pages.available()
+        data = SiteData(store, build_date, page_size, narrative)
         base = site_url if site_url.endswith("/") else site_url + "/"
         _render(tmp, data, stage, report, workers=workers, site_url=base, audit_dir=audit_dir)
         if search:
@@ -109,10 +112,10 @@ def build(data_dir: str | Path, out: str | Path, policy: Policy, *, build_date: 
                 report.search_shards = build_search(tmp, tmp / ".search-documents", docs(data),
                                                     shard_records=shard_records, workers=workers or os.cpu_count() or 1)
         if narrative:
-            from .narrative import build_narrative
-
             with stage("narrative", "生成说明页面（mkdocs-material）"):
-                report.narrative = build_narrative(tmp / "about", base + "about/")
+                report.narrative = narrative_pages.build_narrative(tmp / "about", base + "about/")
+        else:
+            report.narrative = "skipped"
         with stage("finish", "站点地图与构建报告"):
             from .feeds import write_sitemap
 
@@ -137,7 +140,7 @@ def _render(root: Path, data: SiteData, stage: _Stages, report: BuildReport, *, 
         jobs = pages.jobs(data)
         counts = fork_map(pages.run_job, jobs, (root, data), parallel=len(jobs) > 8, workers=workers)
         report.pages += sum(counts)
-    w = Writer(root, data.build_date)
+    w = Writer(root, data.build_date, data.narrative)
     with stage("downloads", "开放数据下载与数据目录"):
         from .catalog import write_catalog
         from .downloads import write_downloads, write_task_files

@@ -86,29 +86,39 @@ function anchorOf(sub) {
   return hash || null;
 }
 
+// Loose form for comparing a query with a title: no spaces, brackets unified, upper case.
+function norm(text) {
+  return (text || "").replace(/\s+/g, "").replace(/[〔［【(（]/g, "[").replace(/[〕］】)）]/g, "]").toUpperCase();
+}
+
 async function showMore() {
-  const { hits, department } = current;
-  let added = 0;
-  while (current.next < hits.length && added < PAGE) {
+  const { hits, department, query } = current;
+  const batch = [];
+  while (current.next < hits.length && batch.length < PAGE) {
     const data = await hits[current.next++].data();
     if (department && (data.meta || {}).department !== department) continue;
     for (const sub of data.sub_results || []) {
       const anchor = anchorOf(sub);
       if (!anchor || !anchor.includes("--")) continue;
-      const li = document.createElement("li");
-      const a = document.createElement("a");
-      a.href = hrefFor(anchor);
-      a.textContent = sub.title;
-      const kind = document.createElement("span");
-      kind.className = "tag";
-      kind.textContent = (data.meta || {}).kind || "";
-      const p = document.createElement("p");
-      p.append(...excerptNodes(sub.excerpt));
-      li.append(a, " ", kind, p);
-      list.append(li);
-      added++;
-      current.shown++;
+      batch.push({ sub, anchor, kind: (data.meta || {}).kind || "", exact: norm(sub.title).includes(query) || norm(sub.excerpt).includes(query) });
     }
+  }
+  // Pagefind ranks search documents; within what was loaded, an exact match of
+  // the whole query (a decision number, a full name or code) comes first.
+  batch.sort((a, b) => Number(b.exact) - Number(a.exact));
+  for (const { sub, anchor, kind } of batch) {
+    const li = document.createElement("li");
+    const a = document.createElement("a");
+    a.href = hrefFor(anchor);
+    a.textContent = sub.title;
+    const tag = document.createElement("span");
+    tag.className = "tag";
+    tag.textContent = kind;
+    const p = document.createElement("p");
+    p.append(...excerptNodes(sub.excerpt));
+    li.append(a, " ", tag, p);
+    list.append(li);
+    current.shown++;
   }
   more.hidden = current.next >= hits.length;
   statusEl.textContent = current.shown
@@ -126,7 +136,7 @@ async function run() {
   if (!shards.length) { statusEl.textContent = "所选类别和年份没有公开的记录。"; return; }
   const instance = await instanceFor(shards);
   const found = await instance.search(query);
-  current = { hits: found.results, next: 0, shown: 0, department: deptSel.value };
+  current = { hits: found.results, next: 0, shown: 0, department: deptSel.value, query: norm(query) };
   if (kinds.length > 1) statusEl.textContent = "按决定书文号在行政处罚和行政许可中查找…";
   await showMore();
 }

@@ -110,11 +110,10 @@ class _Refs(HTMLParser):
 FETCHED_LINK_RELS = {"stylesheet", "icon", "preload", "modulepreload", "manifest", "prefetch"}
 
 
-def test_every_internal_link_resolves(tmp_path: Path, clean_dir: Path):
+def _check_links(out: Path) -> int:
+    """Every reference in every page: nothing fetched from outside the site, every internal target exists."""
     from urllib.parse import unquote
 
-    out = tmp_path / "site"
-    site.build(clean_dir, out, load_policy(), build_date=dt.date(2026, 11, 30))
     checked = 0
     for page in out.rglob("*.html"):
         parser = _Refs()
@@ -133,6 +132,13 @@ def test_every_internal_link_resolves(tmp_path: Path, clean_dir: Path):
                 target = target / "index.html"
             assert target.is_file() and out.resolve() in target.parents, (page.relative_to(out), href)
             checked += 1
+    return checked
+
+
+def test_every_internal_link_resolves(tmp_path: Path, clean_dir: Path):
+    out = tmp_path / "site"
+    site.build(clean_dir, out, load_policy(), build_date=dt.date(2026, 11, 30))
+    checked = _check_links(out)
     assert checked > 1000
     assert "发现问题经责令已改正（E）" in "".join(p.read_text(encoding="utf-8") for p in (out / "entities").rglob("*.html"))
 
@@ -190,3 +196,12 @@ def test_feeds_and_sitemap(tmp_path: Path, clean_dir: Path):
     assert "Sitemap: https://gongshi.example.gov.cn/sitemap.xml" in (out / "robots.txt").read_text()
     stats_page = (out / "stats" / "index.html").read_text(encoding="utf-8")
     assert stats_page.count("<svg") == 3 and "<script" not in stats_page and "各部门公示用时" in stats_page
+
+
+def test_without_narrative_pages_nothing_links_to_them(tmp_path: Path):
+    """A wheel install has no mkdocs.yml: the site is still complete, without about/ and without links to it."""
+    write(tmp_path / "data", penalties=[penalty("P-OK", "2025-01-02", "2025-01-03")])
+    report = site.build(tmp_path / "data", tmp_path / "site", load_policy(), build_date=DAY, narrative=False, search=False)
+    assert report.narrative == "skipped" and not (tmp_path / "site" / "about").exists()
+    assert _check_links(tmp_path / "site") > 20
+    assert "about/" not in "".join(p.read_text(encoding="utf-8") for p in (tmp_path / "site").rglob("*.html"))

@@ -1,0 +1,191 @@
+"""What the site's pages and catalogues say: listings, task pages, DCAT and
+schema.org, the data dictionary, the search shards."""
+
+from __future__ import annotations
+
+import datetime as dt
+import gzip
+import hashlib
+import re
+from pathlib import Path
+
+import orjson
+import pytest
+
+from liushuang import schemas
+from liushuang.generator import narrative, pages, search, site
+from liushuang.generator.publish import NEVER
+from liushuang.policy import load_policy
+from liushuang.urls import record_path, slug
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory, clean_dir: Path) -> Path:
+    out = tmp_path_factory.mktemp("pages") / "site"
+    site.build(clean_dir, out, load_policy(), build_date=dt.date(2026, 11, 30))
+    return out
+
+
+def _jsonl(path: Path) -> list[dict]:
+    return [orjson.loads(line) for line in path.read_bytes().splitlines()]
+
+
+def _rows(html: str) -> int:
+    return len(re.findall(r"<tbody>.*?</tbody>", html, re.S)[0].split("<tr>")) - 1
+
+
+def _list_total(out: Path, base: str) -> int:
+    return int(re.search(r"共 (\d+) 条", (out / base / "index.html").read_text(encoding="utf-8")).group(1))
+
+
+def test_year_and_department_listings_partition_each_list(built: Path):
+    for kind in ("penalties", "licenses", "inspection_tasks"):
+        published = _jsonl(built / "downloads" / f"{kind}.jsonl")
+        assert _list_total(built, kind) == len(published) > 0
+        years = sorted({(r[pages.DATE_FIELD[kind]] or "")[:4] for r in published})
+        assert sum(_list_total(built, f"{kind}/year/{y}") for y in years) == len(published)
+        departments = {r[pages.DEPARTMENT_FIELD[kind]] for r in published}
+        assert sum(_list_total(built, f"departments/{slug(d)}/{kind}") for d in departments) == len(published)
+        # Every page of the full list together shows every record once, newest first.
+        n_pages = -(-len(published) // 50)
+        shown = []
+        for page in range(1, n_pages + 1):
+            html = (built / (kind if page == 1 else f"{kind}/page/{page}") / "index.html").read_text(encoding="utf-8")
+            shown += re.findall(rf'href="(?:\.\./)*({kind}/[^/"]+/)"', html.split("<tbody>")[1].split("</tbody>")[0])
+        assert sorted(shown) == sorted(record_path(kind, r[pages.KEY[kind]]) for r in published)
+        assert not (built / kind / "page" / str(n_pages + 1)).exists()
+
+
+def test_task_page_shows_everything_needed_to_rederive_the_draw(built: Path, clean_dataset):
+    tasks = _jsonl(built / "downloads" / "inspection_tasks.jsonl")
+    task = next(t for t in tasks if t.get("seed") and t.get("commitment"))
+    html = (built / record_path("inspection_tasks", task["task_id"]) / "index.html").read_text(encoding="utf-8")
+    for needle in (task["seed"]["value"], task["seed"]["source"], task["commitment"]["hash"], task["frame"]["hash"],
+                   f"{task['frame']['size']} 户", "liushuang audit draws"):
+        assert needle in html, needle
+    for s in task["strata"]:
+        assert f"<td>{s['stratum']}</td><td>{s['size']}</td>" in html
+    for sel in task["selections"]:
+        assert sel["uscc"] in html
+    # The downloadable task file is the published task record itself.
+    assert orjson.loads((built / "downloads" / "tasks" / f"{slug(task['task_id'])}.json").read_bytes()) == task
+    unseeded = [t for t in tasks if not t.get("seed")]
+    if unseeded:
+        text = (built / record_path("inspection_tasks", unseeded[0]["task_id"]) / "index.html").read_text(encoding="utf-8")
+        assert "无法复核抽取过程" in text
+
+
+def test_entity_page_gathers_its_records(built: Path):
+    penalties = _jsonl(built / "downloads" / "penalties.jsonl")
+    uscc = next(p["uscc"] for p in penalties if p.get("uscc"))
+    html = (built / record_path("entities", uscc) / "index.html").read_text(encoding="utf-8")
+    for p in penalties:
+        if p.get("uscc") == uscc:
+            assert p["decision_number"] in html
+    for r in _jsonl(built / "downloads" / "inspection_results.jsonl"):
+        if r["uscc"] == uscc:
+            assert r["completed_on"] in html
+
+
+def test_dcat_catalogue_and_schema_org_describe_the_downloads(built: Path):
+    package = orjson.loads((built / "datapackage.json").read_bytes())
+    hashes = {r["path"]: r["hash"].split(":")[1] for r in package["resources"]}
+    catalog = orjson.loads((built / "catalog.jsonld").read_bytes())
+    assert catalog["@type"] == "dcat:Catalog" and "dcat" in catalog["@context"]
+    seen = {}
+    for ds in catalog["dcat:dataset"]:
+        assert ds["dct:license"]["@id"].startswith("https://creativecommons.org/") and ds["dct:modified"]["@value"] == "2026-11-30"
+        for dist in ds["dcat:distribution"]:
+            path = dist["dcat:downloadURL"]["@id"].split("/", 3)[3]
+            seen[path] = dist["spdx:checksum"]["spdx:checksumValue"]
+            assert dist["dcat:byteSize"]["@value"] == (built / path).stat().st_size
+    assert seen == hashes
+    for path, digest in hashes.items():
+        assert hashlib.sha256((built / path).read_bytes()).hexdigest() == digest
+    html = (built / "downloads" / "index.html").read_text(encoding="utf-8")
+    jsonld = orjson.loads(re.search(r'<script type="application/ld\+json">(.*?)</script>', html, re.S).group(1))
+    assert {d["@type"] for d in jsonld} == {"Dataset"} and len(jsonld) == len(catalog["dcat:dataset"])
+    assert all(d["license"] and d["dateModified"] == "2026-11-30" and d["distribution"] for d in jsonld)
+
+
+def test_json_ld_cannot_close_its_script_element():
+    from liushuang.generator.catalog import write_catalog
+
+    resource = {"dataset": "penalties", "dataset_title": "行政处罚", "name": "penalties-csv", "title": "x", "path": "downloads/p.csv",
+                "format": "csv", "bytes": 1, "hash": "sha256:00", "rows": 1, "schema": {"fields": [{"title": "</script><script>alert(1)"}]}}
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as tmp:
+        out = write_catalog(Path(tmp), [resource], "http://x/", "2026-11-30")
+    assert "</script>" not in out["jsonld"] and orjson.loads(out["jsonld"])[0]["variableMeasured"] == ["</script><script>alert(1)"]
+
+
+def test_data_dictionary_lists_every_field_of_every_schema():
+    sections = {s.split("`")[1]: s for s in narrative.data_dictionary().split("\n## ")[1:]}
+    assert sorted(sections) == sorted(schemas.KINDS)
+    for kind in schemas.KINDS:
+        for name, prop in schemas.load(kind)["properties"].items():
+            row = next(line for line in sections[kind].splitlines() if line.startswith(f"| `{name}` | {prop.get('title', '')}"))
+            cells = [c.strip() for c in row.strip("|").split(" | ")]
+            assert cells[4] == ("否" if name in NEVER else "是"), row
+            assert cells[3] == ("是" if name in schemas.load(kind).get("required", []) else "否"), row
+
+
+def test_narrative_pages_are_built_in_the_site(built: Path):
+    dictionary = (built / "about" / "data-dictionary" / "index.html").read_text(encoding="utf-8")
+    assert "legal_rep_id_number" in dictionary and "数据字典" in dictionary
+    assert (built / "about" / "methodology" / "index.html").exists()
+    assert not (built / "about" / "search").exists()  # Material's own search is off; Pagefind serves the site
+
+
+def test_search_shards_cover_every_published_record(built: Path):
+    manifest = orjson.loads((built / "search" / "shards.json").read_bytes())
+    counts: dict[str, int] = {}
+    for shard in manifest["shards"]:
+        counts[shard["kind"]] = counts.get(shard["kind"], 0) + shard["records"]
+        entry = orjson.loads((built / shard["bundle"] / "pagefind-entry.json").read_bytes())
+        assert entry["languages"]["zh-cn"]["page_count"] == -(-shard["records"] // search.SHEET_SIZE) or shard["departments"]
+    assert counts["penalties"] == len(_jsonl(built / "downloads" / "penalties.jsonl"))
+    assert counts["licenses"] == len(_jsonl(built / "downloads" / "licenses.jsonl"))
+    assert counts["inspection_results"] == len(_jsonl(built / "downloads" / "inspection_results.jsonl"))
+    assert counts["entities"] == len(list((built / "entities").iterdir()))
+    # The search documents themselves are never published.
+    assert not list(built.rglob("s000001.html")) and not (built / ".search-documents").exists()
+
+
+def test_search_index_holds_no_withheld_record(tmp_path: Path):
+    from audit_fixtures import penalty, write
+
+    write(tmp_path / "data", penalties=[penalty("PUBLISHED-1", "2025-01-02", "2025-01-03"),
+                                        penalty("EXPIRED-1", "2024-01-02", "2024-01-03", fine_amount_wan=0.1)])
+    site.build(tmp_path / "data", tmp_path / "site", load_policy(), build_date=dt.date(2025, 6, 30), narrative=False)
+    text = b"".join(gzip.decompress(p.read_bytes()) for p in (tmp_path / "site" / "pagefind").rglob("*.pf_fragment"))
+    assert b"PUBLISHED" in text and b"EXPIRED" not in text
+
+
+def _docs(n: int, kind: str = "penalties", year: str = "2025") -> list[search.Doc]:
+    return [search.Doc(kind, year, f"部门{i % 3}", f"{kind}--k{i}", f"t{i}", f"text {i}") for i in range(n)]
+
+
+def test_shards_split_by_kind_year_and_size_independently_of_order():
+    docs = _docs(25) + _docs(7, year="2024") + _docs(4, kind="entities", year="")
+    plan = search.plan_shards(docs, shard_records=10)
+    names = [s.name for s in plan]
+    assert names == ["entities", "penalties-2024", "penalties-2025-0", "penalties-2025-1", "penalties-2025-2"]
+    assert sum(len(s.docs) for s in plan) == 36 and all(len(s.docs) <= 16 for s in plan)
+    again = search.plan_shards(list(reversed(docs)), shard_records=10)
+    assert [(s.name, s.docs) for s in again] == [(s.name, s.docs) for s in plan]
+
+
+def test_search_documents_escape_record_text():
+    doc = search.docs_for("penalties", {"decision_number": "X<script>1", "subject_name": "<img src=x onerror=alert(1)>",
+                                        "uscc": None, "decided_on": "2025-01-02", "authority": "局\"><b>"})
+    html = "".join(t for _, t in search._sheets(search.Shard("p", "penalties", "2025", [doc])))
+    assert "<script>1" not in html and "<img" not in html and '"><b>' not in html
+    assert doc.anchor == f"penalties--{slug('X<script>1')}"
+
+
+@pytest.mark.parametrize(("page", "pages_", "want"), [
+    (1, 1, [1]), (1, 5, [1, 2, None, 5]), (3, 5, [1, 2, 3, 4, 5]), (5, 9, [1, None, 4, 5, 6, None, 9]), (9, 9, [1, None, 8, 9])])
+def test_pagination_numbers(page, pages_, want):
+    assert pages.pagination(page, pages_) == want
