@@ -21,8 +21,8 @@ from typing import Any
 
 import orjson
 import pytest
-
 from liushuang.generator import site
+
 from liushuang.policy import load_policy
 from liushuang.urls import record_path
 

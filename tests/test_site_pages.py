@@ -11,10 +11,10 @@ from pathlib import Path
 
 import orjson
 import pytest
-
-from liushuang import schemas
 from liushuang.generator import narrative, pages, search, site
 from liushuang.generator.publish import NEVER
+
+from liushuang import schemas
 from liushuang.policy import load_policy
 from liushuang.urls import record_path, slug
 
