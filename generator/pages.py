@@ -10,6 +10,8 @@ page's bytes depend only on the data, never on which worker wrote it.
 from __future__ import annotations
 
 import datetime as dt
+import functools
+import posixpath
 from collections import Counter, defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -18,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from jinja2 import Environment, PackageLoader, select_autoescape
+from markupsafe import Markup
 
 from liushuang import schemas
 from liushuang.parallel import shared
@@ -52,10 +55,14 @@ class UnsafePath(ValueError):
 
 
 def safe_join(root: Path, relative: str) -> Path:
-    target = (root / relative).resolve()
-    if root.resolve() not in target.parents and target != root.resolve():
+    """``root / relative``, refusing anything that would lead outside ``root``.
+
+    The check is lexical (no file-system calls: it runs once per page): the
+    build writes into a fresh folder it created itself, which holds no links."""
+    normal = posixpath.normpath("/" + relative.replace("\\", "/"))
+    if normal != "/" + relative.strip("/") or "\x00" in relative:
         raise UnsafePath(relative)
-    return target
+    return root / relative.strip("/")
 
 
 def display(value: Any) -> str:
@@ -72,10 +79,12 @@ def display(value: Any) -> str:
     return str(value)
 
 
+@functools.cache
 def environment() -> Environment:
+    """One environment per process (compiled templates are reused; forked workers inherit them)."""
     # site/ installs as liushuang.site (editable installs map it to the repository folder).
     env = Environment(loader=PackageLoader("liushuang.site", "templates"), autoescape=select_autoescape(["html"]),
-                      trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True)
+                      trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True, auto_reload=False)
     env.globals.update(site_name=SITE_NAME, record_path=record_path)
     env.filters["slug"] = slug
     return env
@@ -181,7 +190,8 @@ class Writer:
         path = safe_join(self.root, relative) / "index.html" if relative else self.root / "index.html"
         path.parent.mkdir(parents=True, exist_ok=True)
         depth = len(relative.split("/")) if relative else 0  # the page is relative/index.html
-        path.write_text(self.env.get_template(template).render(root="../" * depth, **self.common, **context), encoding="utf-8")
+        # The relative root is markup-safe by construction; marking it so spares an escape per link.
+        path.write_text(self.env.get_template(template).render(root=Markup("../" * depth), **self.common, **context), encoding="utf-8")
         self.pages += 1
 
 
@@ -331,7 +341,10 @@ def run_job(job: tuple[str, Any]) -> int:
 
 
 def warm(data: SiteData) -> None:
-    """Compute the shared indexes once in the parent, before forking."""
+    """Compute the shared indexes and compile the templates once in the parent, before forking."""
+    env = environment()
+    for name in env.list_templates():
+        env.get_template(name)
     for name in ("sorted", "tasks", "items", "results_by_task", "names", "by_entity", "entity_keys", "entity_set", "entities",
                  "departments", "years"):
         getattr(data, name)
