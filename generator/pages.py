@@ -178,7 +178,11 @@ class SiteData:
 
 
 class Writer:
-    """Renders templates into files under ``root``, with paths that cannot leave it."""
+    """Renders templates into files under ``root``, with paths that cannot leave it.
+
+    Record, entity and task pages do not show the build date: a page changes only
+    when what it shows changes, so a nightly rebuild re-uploads only those
+    (``liushuang diff``). Lists, home, statistics and downloads are ``dated``."""
 
     def __init__(self, root: Path, build_date: dt.date, narrative: bool = True) -> None:
         self.root = root
@@ -271,7 +275,7 @@ def _listing(w: Writer, data: SiteData, kind: str, base: str, records: list[dict
     for page in range(1, n_pages + 1):
         chunk = records[(page - 1) * size: page * size]
         rows = [{"href": record_path(kind, r[KEY[kind]]), "cells": [display(r.get(f)) for f, _ in LIST_COLUMNS[kind]]} for r in chunk]
-        w.page(base.rstrip("/") if page == 1 else f"{base}page/{page}", "list.html", title=title, total=len(records), page=page,
+        w.page(base.rstrip("/") if page == 1 else f"{base}page/{page}", "list.html", dated=True, title=title, total=len(records), page=page,
                pages=n_pages, base=base, rows=rows, headers=[h for _, h in LIST_COLUMNS[kind]], kind=kind,
                numbers=pagination(page, n_pages), first=(page - 1) * size + 1, last=(page - 1) * size + len(chunk), **context)
 

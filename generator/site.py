@@ -148,14 +148,14 @@ def _render(root: Path, data: SiteData, stage: _Stages, report: BuildReport, *, 
         datasets = write_downloads(root, data.store, data.build_date.isoformat())
         write_task_files(root, data.store["inspection_tasks"])
         catalog = write_catalog(root, datasets, site_url, data.build_date.isoformat())
-        w.page("downloads", "downloads.html", title="开放数据下载", resources=datasets, jsonld=catalog["jsonld"])
+        w.page("downloads", "downloads.html", dated=True, title="开放数据下载", resources=datasets, jsonld=catalog["jsonld"])
     with stage("other", "首页、统计、订阅与其他页面"):
         from .feeds import write_feeds
 
         write_feeds(root, data.store, site_url, data.build_date.isoformat())
         (root / "robots.txt").write_text(f"User-agent: *\nAllow: /\nSitemap: {site_url}sitemap.xml\n", encoding="utf-8")
-        w.page("", "home.html", title=pages.SITE_NAME, counts=pages.counts_by_kind(data), latest=list(pages.latest(data)))
-        w.page("stats", "stats.html", title="统计", **_statistics(data.store))
+        w.page("", "home.html", dated=True, title=pages.SITE_NAME, counts=pages.counts_by_kind(data), latest=list(pages.latest(data)))
+        w.page("stats", "stats.html", dated=True, title="统计", **_statistics(data.store))
         w.page("search", "search.html", title="搜索")
         w.page("audit", "audit.html", title="监管审计报告", reports=_audit_reports(root, audit_dir))
         (root / "404.html").write_text(w.env.get_template("404.html").render(root="/", title="页面不存在", **w.common), encoding="utf-8")

@@ -135,7 +135,7 @@ def test_narrative_pages_are_built_in_the_site(built: Path):
     dictionary = (built / "about" / "data-dictionary" / "index.html").read_text(encoding="utf-8")
     assert "legal_rep_id_number" in dictionary and "数据字典" in dictionary
     assert (built / "about" / "methodology" / "index.html").exists()
-    assert not (built / "about" / "search").exists()  # Material's own search is off; Pagefind serves the site
+    assert not (built / "about" / "search" / "search_index.json").exists()  # Material's own search is off; Pagefind serves the site
 
 
 def test_search_shards_cover_every_published_record(built: Path):
