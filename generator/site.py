@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import re
 import shutil
 import time
 from collections import defaultdict
@@ -94,10 +95,12 @@ def build(data_dir: str | Path, out: str | Path, policy: Policy, *, build_date: 
             continue
         report.counts[kind] = {"input": k.read, "published": publisher.decisions.published[kind],
                                "withheld": dict(sorted(publisher.decisions.withheld.get(kind, {}).items())), "rejected": k.rejected}
+    out.parent.mkdir(parents=True, exist_ok=True)
+    _recover(out)
     tmp = out.parent / f".{out.name}.building-{os.getpid()}"
     if tmp.exists():
         shutil.rmtree(tmp)
-    tmp.mkdir(parents=True)
+    tmp.mkdir()
     try:
         from . import narrative as narrative_pages
 
@@ -116,13 +119,15 @@ def build(data_dir: str | Path, out: str | Path, policy: Policy, *, build_date: 
                 report.narrative = narrative_pages.build_narrative(tmp / "about", base + "about/")
         else:
             report.narrative = "skipped"
-        with stage("finish", "站点地图与构建报告"):
+        with stage("finish", "站点地图、构建报告与文件清单"):
+            from . import manifest
             from .feeds import write_sitemap
 
             write_sitemap(tmp, base)
             (tmp / "build-report.json").write_bytes(orjson.dumps(
                 {"counts": report.counts, "build_date": report.build_date, "pages": report.pages, "withheld_reasons": WITHHELD_ZH,
                  "search_shards": report.search_shards}, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS))
+            manifest.write(tmp, manifest.compute(tmp))
         _replace(tmp, out)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
@@ -172,20 +177,81 @@ def _audit_reports(root: Path, audit_dir: str | Path | None) -> list[dict[str, s
     (target / "index.html").unlink(missing_ok=True)  # the site's own audit page lists the reports
     out = []
     for html in sorted(target.glob("*.html")):
+        html.write_text(_site_links(root, html.read_text(encoding="utf-8")), encoding="utf-8")
         meta = html.with_suffix(".json")
         title = orjson.loads(meta.read_bytes()).get("title", html.stem) if meta.exists() else html.stem
         out.append({"title": title, "href": f"audit/{html.name}", "json": f"audit/{meta.name}" if meta.exists() else ""})
     return out
 
 
+def _exchange(a: Path, b: Path) -> bool:
+    """Swap two directories in one atomic step (Linux renameat2 RENAME_EXCHANGE)."""
+    import ctypes
+
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        renameat2 = libc.renameat2
+    except (OSError, AttributeError):
+        return False
+    at_fdcwd, rename_exchange = -100, 2
+    return renameat2(at_fdcwd, os.fsencode(a), at_fdcwd, os.fsencode(b), rename_exchange) == 0
+
+
 def _replace(new: Path, out: Path) -> None:
-    """Swap the finished build into place; the previous site stays intact until then."""
+    """Swap the finished build into place; the previous site stays intact until then.
+
+    On Linux the two folders are exchanged atomically, so OUT is never missing,
+    even for a moment. Elsewhere OUT is renamed aside first; if the process dies
+    between the two renames, the next build puts the previous site back."""
+    if out.exists() and _exchange(new, out):
+        shutil.rmtree(new)
+        return
     old = out.parent / f".{out.name}.previous-{os.getpid()}"
     if out.exists():
         out.rename(old)
     new.rename(out)
     if old.exists():
         shutil.rmtree(old)
+
+
+def _recover(out: Path) -> None:
+    """Clean up after builds that were killed: remove their half-written folders and,
+    if one died between its two renames, put the previous site back."""
+    for stale in sorted(out.parent.glob(f".{out.name}.*-*")):
+        kind, _, pid = stale.name.rpartition("-")
+        if not pid.isdigit() or not kind.endswith((".building", ".previous")) or _alive(int(pid)):
+            continue
+        if kind.endswith(".previous") and not out.exists():
+            stale.rename(out)
+        else:
+            shutil.rmtree(stale, ignore_errors=True)
+
+
+def _alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+_ROOT_LINK = re.compile(r'<a href="/([^"]*)">(.*?)</a>', re.S)
+
+
+def _site_links(root: Path, html: str) -> str:
+    """An audit report links records as ``/kind/slug/``. Inside the site (under
+    audit/) such a link becomes relative, or plain text when the record has no
+    page — an overdue decision may well be one that is not published."""
+
+    def fix(m: re.Match[str]) -> str:
+        path = m.group(1)
+        return f'<a href="../{path}">{m.group(2)}</a>' if (root / path / "index.html").is_file() else m.group(2)
+
+    return _ROOT_LINK.sub(fix, html)
 
 
 def _statistics(store: dict[str, list[dict[str, Any]]]) -> dict[str, Any]:

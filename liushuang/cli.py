@@ -7,6 +7,7 @@ Chinese, help texts in English with an example.
 from __future__ import annotations
 
 import datetime as dt
+import os
 import sys
 from pathlib import Path
 
@@ -171,6 +172,19 @@ def _as_of(value: str | None) -> dt.date | None:
         return dt.date.fromisoformat(value)
     except ValueError as exc:
         raise UsageError(f"--as-of 应为 YYYY-MM-DD：{value}") from exc
+
+
+def _build_day(value: str | None) -> dt.date:
+    """--build-date, else SOURCE_DATE_EPOCH (reproducible builds), else today; dates are China Standard Time."""
+    if value:
+        return _as_of(value)  # type: ignore[return-value]
+    epoch = os.environ.get("SOURCE_DATE_EPOCH")
+    if epoch:
+        try:
+            return dt.datetime.fromtimestamp(int(epoch), dt.timezone(dt.timedelta(hours=8))).date()
+        except ValueError as exc:
+            raise UsageError(f"环境变量 SOURCE_DATE_EPOCH 应为整数秒：{epoch}") from exc
+    return dt.datetime.now(dt.timezone(dt.timedelta(hours=8))).date()
 
 
 def _run_audits(names: list[str], index: bool, data: Path, output: Path, fail_on: str | None, site_url: str,
@@ -344,7 +358,8 @@ def draw(frame: Path, task_id: str, department: str, items: tuple[str, ...], sam
 @main.command()
 @click.argument("data", type=click.Path(path_type=Path))
 @click.option("-o", "--output", required=True, type=click.Path(file_okay=False, path_type=Path), help="Directory of the site.")
-@click.option("--build-date", help="Date the site is built for (YYYY-MM-DD): publicity periods end relative to it [default: today].")
+@click.option("--build-date", help="Date the site is built for (YYYY-MM-DD): publicity periods end relative to it "
+              "[default: SOURCE_DATE_EPOCH if set, else today, China Standard Time].")
 @click.option("--site-url", default="http://127.0.0.1:8000/", show_default=True, help="Public base URL, for the sitemap and feeds.")
 @click.option("--progress/--no-progress", default=None, help="Progress bar [default: only on a terminal].")
 @click.option("--audit", "audit_dir", type=click.Path(exists=True, file_okay=False, path_type=Path),
@@ -369,7 +384,7 @@ def build(data: Path, output: Path, build_date: str | None, site_url: str, progr
 
     if not data.is_dir():
         raise UsageError(f"数据目录“{data}”不存在或不是目录")
-    day = _as_of(build_date) or dt.date.today()
+    day = _build_day(build_date)
     report = build_site(data, output, _policy(policy_path), build_date=day, progress=progress, site_url=site_url,
                         audit_dir=audit_dir, search=search, workers=workers, echo=lambda m: click.echo(m, err=True))
     for kind, c in report.counts.items():
@@ -377,6 +392,63 @@ def build(data: Path, output: Path, build_date: str | None, site_url: str, progr
         click.echo(f"{kind}: 输入 {c['input']} = 公开 {c['published']} + 不公开（{withheld}）+ 校验未通过 {c['rejected']}")
     click.echo(f"已生成 {report.pages} 个页面 → {output}；本地查看：liushuang serve {output}")
     sys.exit(0 if report.conserved else 1)
+
+
+@main.command()
+@click.argument("site", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.argument("data", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("--build-date", help="Build date to judge publicity by (YYYY-MM-DD) [default: the one in SITE/build-report.json].")
+@click.option("--json", "as_json", type=click.Path(dir_okay=False, path_type=Path), help="Also write the findings as JSON here.")
+@click.option("--workers", type=int, help="Worker processes [default: all cores].")
+@policy_option
+def verify(site: Path, data: Path, build_date: str | None, as_json: Path | None, workers: int | None, policy_path: Path | None) -> None:
+    """Check a built SITE against its input DATA, reading only the files the build wrote.
+
+    Every publishable record must have its page, appear on its entity page, in
+    the search index and in every download; nothing withheld or rejected may
+    appear anywhere; no ID number, mobile number or address anywhere; every
+    internal link resolves; manifest.json matches the files. Exit code 1 on
+    any discrepancy.
+
+    Example: liushuang verify demo/site demo/data --json verify.json
+    """
+    from liushuang.generator.verify import verify as run_verify
+
+    report = run_verify(site, data, _policy(policy_path), build_date=_as_of(build_date), workers=workers,
+                        echo=lambda m: click.echo(m, err=True))
+    click.echo(report.render_text())
+    if as_json:
+        as_json.write_bytes(orjson.dumps(report.as_json(), option=orjson.OPT_INDENT_2))
+    sys.exit(0 if report.ok else 1)
+
+
+@main.command()
+@click.argument("old", type=click.Path(exists=True, path_type=Path))
+@click.argument("new", type=click.Path(exists=True, path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="Print {upload, delete, unchanged} as JSON.")
+def diff(old: Path, new: Path, as_json: bool) -> None:
+    """List what to upload and what to delete to turn the published OLD site into NEW.
+
+    OLD and NEW are site folders or their manifest.json files. Files are
+    compared by SHA-256; files gone from NEW (an expired penalty's page, say)
+    must be deleted on the server too. Paths are relative to the site root.
+
+    Example: liushuang diff last-night/manifest.json site --json > changes.json
+    """
+    from liushuang.generator import manifest
+
+    try:
+        d = manifest.diff(manifest.load(old), manifest.load(new))
+    except FileNotFoundError as exc:
+        raise UsageError(str(exc)) from exc
+    if as_json:
+        click.echo(orjson.dumps(d.as_json(), option=orjson.OPT_INDENT_2).decode())
+        return
+    for path in d.upload:
+        click.echo(f"upload\t{path}")
+    for path in d.delete:
+        click.echo(f"delete\t{path}")
+    click.echo(f"# 上传 {len(d.upload)}，删除 {len(d.delete)}，未变 {d.unchanged}", err=True)
 
 
 @main.command()

@@ -1,0 +1,89 @@
+"""The site's manifest (path → SHA-256 and size) and the difference between two builds.
+
+Every build writes ``manifest.json`` listing every other file it wrote. A
+nightly job uploads what ``liushuang diff OLD NEW`` lists: files that are new
+or changed, and files to delete remotely (an expired penalty's page must
+disappear from the server too, not only from the new build).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+NAME = "manifest.json"
+
+
+def sha256_file(path: str | Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def site_files(root: Path) -> list[str]:
+    """Every file under ``root`` but the manifest itself, as sorted POSIX paths."""
+    out = []
+    for dirpath, _, names in os.walk(root):
+        rel = os.path.relpath(dirpath, root)
+        for name in names:
+            path = name if rel == "." else f"{rel}/{name}".replace(os.sep, "/")
+            if path != NAME:
+                out.append(path)
+    return sorted(out)
+
+
+def compute(root: Path, *, workers: int = 4) -> dict[str, dict[str, Any]]:
+    """path → {"sha256", "size"} for every file of the site (hashing releases the GIL: threads suffice)."""
+    paths = site_files(root)
+
+    def one(path: str) -> tuple[str, dict[str, Any]]:
+        full = root / path
+        return path, {"sha256": sha256_file(full), "size": full.stat().st_size}
+
+    with ThreadPoolExecutor(workers) as pool:
+        return dict(pool.map(one, paths, chunksize=256))
+
+
+def write(root: Path, files: dict[str, dict[str, Any]]) -> None:
+    (root / NAME).write_bytes(orjson.dumps({"version": 1, "files": files}, option=orjson.OPT_SORT_KEYS | orjson.OPT_INDENT_2))
+
+
+def load(path: Path) -> dict[str, dict[str, Any]]:
+    """A manifest from a site folder or a manifest file."""
+    file = path / NAME if path.is_dir() else path
+    if not file.exists():
+        raise FileNotFoundError(f"{file}：没有 manifest.json（不是 liushuang 构建的网站？）")
+    return orjson.loads(file.read_bytes())["files"]
+
+
+@dataclass
+class Diff:
+    upload: list[str] = field(default_factory=list)   # new or changed in NEW
+    delete: list[str] = field(default_factory=list)   # in OLD, gone from NEW
+    unchanged: int = 0
+
+    def as_json(self) -> dict[str, Any]:
+        return {"upload": self.upload, "delete": self.delete, "unchanged": self.unchanged}
+
+
+def diff(old: dict[str, dict[str, Any]], new: dict[str, dict[str, Any]]) -> Diff:
+    d = Diff()
+    for path, meta in new.items():
+        if old.get(path, {}).get("sha256") == meta["sha256"]:
+            d.unchanged += 1
+        else:
+            d.upload.append(path)
+    d.delete = sorted(set(old) - set(new))
+    d.upload.sort()
+    # The manifest itself changes whenever anything does; upload it last.
+    if d.upload or d.delete:
+        d.upload.append(NAME)
+    return d

@@ -1,0 +1,384 @@
+"""``liushuang verify OUT DATA``: reconcile a built site with its input.
+
+The check reads what the build wrote — pages, search index, downloads, feeds,
+manifest — never the builder's memory, and compares it with what the
+publication rules say about DATA on the site's build date:
+
+* every publishable record has its page (naming it), appears on its entity's
+  page, in the search index and in every download format;
+* nothing withheld (warnings only, summary procedure, expired, revoked, not yet
+  due) or rejected by validation has a page, a link, a search entry, a feed
+  entry or a download row;
+* no full ID number, mobile phone number or street address anywhere in the
+  output (pages, search index, downloads including Parquet, feeds);
+* every internal link and asset resolves; nothing is fetched from elsewhere;
+* ``manifest.json`` matches the files exactly.
+
+Files are scanned in forked workers (two cores: the scan is CPU-bound).
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import gzip
+import io
+import posixpath
+import re
+from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import unquote
+
+import orjson
+
+from liushuang import ids, schemas
+from liushuang.parallel import fork_map, shared
+from liushuang.policy import Policy
+from liushuang.urls import record_path, slug
+
+from . import manifest
+from .publish import Publisher
+from .rules import RULES
+from .validate import Validator
+
+CHECKS = {
+    "missing-page": "应公开的记录没有页面，或页面没有写明该记录",
+    "missing-on-entity-page": "应公开的记录没有出现在其主体页面上",
+    "missing-in-search": "应公开的记录不在搜索索引中",
+    "missing-in-downloads": "应公开的记录不在下载文件中",
+    "withheld-present": "不应公开的记录（未通过校验、仅警告、简易程序、公示期满、已撤销或未到公示日期）出现在网站上",
+    "personal-data": "网站上出现了完整的身份证号码、手机号码或住址",
+    "broken-link": "内部链接或资源指向不存在的文件",
+    "external-request": "页面从站外加载资源",
+    "manifest-mismatch": "manifest.json 与实际文件不一致",
+}
+KEYED = {"licenses": "decision_number", "penalties": "decision_number", "inspection_tasks": "task_id"}
+DOWNLOADED = ("licenses", "penalties", "inspection_tasks", "inspection_results")
+_ID = re.compile(r"(?<![0-9A-Za-z])\d{17}[0-9Xx](?![0-9A-Za-z])")
+_PHONE = re.compile(r"(?<![0-9A-Za-z*])1[3-9]\d{9}(?![0-9A-Za-z])")
+_ADDRESS = re.compile(r"[\u4e00-\u9fa5]{2,}(?:路|街|大道|巷|弄|胡同)\d{1,5}号")
+_REF = re.compile(rb'<(a|link|script|img|iframe|source)\b[^>]*?\b(href|src)="([^"]*)"[^>]*>', re.S)
+_H1 = re.compile(rb"<h1[^>]*>(.*?)</h1>", re.S)
+_REL = re.compile(rb'\brel="([^"]*)"')
+FETCHED_RELS = {b"stylesheet", b"icon", b"preload", b"modulepreload", b"manifest", b"prefetch"}
+
+
+@dataclass
+class Finding:
+    check: str
+    path: str
+    detail: str
+
+    def as_json(self) -> dict[str, str]:
+        return {"check": self.check, "title": CHECKS[self.check], "path": self.path, "detail": self.detail}
+
+
+@dataclass
+class VerifyReport:
+    site: str
+    data: str
+    build_date: str
+    findings: list[Finding] = field(default_factory=list)
+    checked: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return not self.findings
+
+    def add(self, check: str, path: str, detail: str) -> None:
+        self.findings.append(Finding(check, path, detail))
+
+    def as_json(self) -> dict[str, Any]:
+        by_check: dict[str, int] = defaultdict(int)
+        for f in self.findings:
+            by_check[f.check] += 1
+        return {"site": self.site, "data": self.data, "build_date": self.build_date, "ok": self.ok, "checked": self.checked,
+                "counts": {c: by_check.get(c, 0) for c in CHECKS}, "findings": [f.as_json() for f in self.findings]}
+
+    def render_text(self, limit: int = 20) -> str:
+        lines = [f"核对网站 {self.site} 与数据 {self.data}（构建日期 {self.build_date}）"]
+        lines += [f"  已核对 {k}：{v}" for k, v in self.checked.items()]
+        if self.ok:
+            lines.append("结论：一致，没有发现问题。")
+            return "\n".join(lines)
+        groups: dict[str, list[Finding]] = defaultdict(list)
+        for f in self.findings:
+            groups[f.check].append(f)
+        lines.append(f"结论：发现 {len(self.findings)} 处问题。")
+        for check, items in groups.items():
+            lines.append(f"\n[{check}] {CHECKS[check]}：{len(items)} 处")
+            lines += [f"  {f.path}：{f.detail}" for f in items[:limit]]
+            if len(items) > limit:
+                lines.append(f"  ……另有 {len(items) - limit} 处（完整列表见 --json）")
+        return "\n".join(lines)
+
+
+@dataclass
+class _Expected:
+    published: dict[str, set[str]] = field(default_factory=lambda: defaultdict(set))   # kind -> keys
+    withheld: dict[str, dict[str, str]] = field(default_factory=lambda: defaultdict(dict))  # kind -> key -> reason
+    decisions_of: dict[str, set[tuple[str, str]]] = field(default_factory=lambda: defaultdict(set))  # uscc -> {(kind, key)}
+    entities: set[str] = field(default_factory=set)
+    results: set[tuple[str, str]] = field(default_factory=set)  # (task_id, uscc)
+
+
+def _key(kind: str, rec: dict[str, Any]) -> str | None:
+    if kind in KEYED:
+        return rec.get(KEYED[kind])
+    if kind == "entities":
+        return rec.get("uscc")
+    if kind == "inspection_results":
+        return f"{rec.get('task_id')}/{rec.get('uscc')}"
+    return None
+
+
+def _expected(data: Path, policy: Policy, build_date: dt.date) -> tuple[_Expected, int]:
+    exp = _Expected()
+    publisher = Publisher(policy, build_date)
+
+    def sink(kind: str, rec: dict[str, Any]) -> None:
+        key = _key(kind, rec)
+        if key is None:
+            return
+        reason = publisher.withheld_reason(kind, rec)
+        if reason:
+            exp.withheld[kind][key] = reason
+            return
+        exp.published[kind].add(key)
+        if kind in ("licenses", "penalties") and rec.get("uscc"):
+            exp.decisions_of[rec["uscc"]].add((kind, key))
+            exp.entities.add(rec["uscc"])
+        elif kind == "inspection_results":
+            exp.results.add((rec["task_id"], rec["uscc"]))
+            exp.entities.add(rec["uscc"])
+        elif kind == "entities":
+            exp.entities.add(key)
+
+    report = Validator(policy, progress=False).validate_dir(data, sink=sink)
+    for issue in report.issues:
+        if RULES[issue.rule].severity == "error" and issue.record_id and issue.kind in KEYED:
+            exp.withheld[issue.kind].setdefault(issue.record_id, f"rejected:{issue.rule}")
+    # A key both published and withheld (a rejected duplicate of a published record) is published.
+    for kind, keys in exp.withheld.items():
+        for key in list(keys):
+            if key in exp.published[kind]:
+                del keys[key]
+    return exp, sum(k.read for k in report.kinds.values())
+
+
+# --- scanning the output (forked workers) ---------------------------------------------------
+
+def _text_of(root: Path, path: str) -> str:
+    raw = (root / path).read_bytes()
+    if path.endswith(".parquet"):
+        import pyarrow.parquet as pq
+
+        return str(pq.read_table(io.BytesIO(raw)).to_pylist())
+    if raw[:2] == b"\x1f\x8b":
+        raw = gzip.decompress(raw)
+    return raw.decode("utf-8", errors="replace")
+
+
+def _personal(text: str) -> list[str]:
+    found = [f"身份证号码 {m.group(0)[:6]}…" for m in _ID.finditer(text) if ids.is_valid_id_number(m.group(0).upper())]
+    found += [f"手机号码 {m.group(0)[:3]}…" for m in _PHONE.finditer(text)]
+    found += [f"住址 {m.group(0)}" for m in _ADDRESS.finditer(text)]
+    return found
+
+
+def _scan(paths: list[str]) -> dict[str, Any]:
+    root, files = shared()
+    findings: list[tuple[str, str, str]] = []
+    linked: set[str] = set()                # internal targets of links (site paths)
+    entity_links: set[tuple[str, str]] = set()  # (entity page dir, linked record dir)
+    titles: dict[str, str] = {}             # record page dir -> h1 text
+    anchors: set[str] = set()               # search anchors
+    links = 0
+    for path in paths:
+        text = _text_of(root, path)
+        for what in _personal(text):
+            findings.append(("personal-data", path, what))
+        if path.endswith(".pf_fragment"):
+            try:
+                frag = orjson.loads(text.removeprefix("pagefind_dcd"))
+            except orjson.JSONDecodeError:
+                findings.append(("manifest-mismatch", path, "搜索索引片段无法解析"))
+                continue
+            anchors.update(a["id"] for a in frag.get("anchors", []) if a.get("id"))
+            continue
+        if not path.endswith(".html"):
+            continue
+        raw = text.encode("utf-8")
+        page_dir = posixpath.dirname(path)
+        parts = path.split("/")
+        if len(parts) == 3 and parts[0] in ("penalties", "licenses", "inspection_tasks") and parts[2] == "index.html":
+            # A decision page names its number in its title; a task page names its id in its table.
+            m = _H1.search(raw)
+            titles[page_dir] = text if parts[0] == "inspection_tasks" else (m.group(1).decode("utf-8", errors="replace") if m else "")
+        for m in _REF.finditer(raw):
+            tag, attr, href = m.group(1), m.group(2), m.group(3).decode("utf-8", errors="replace")
+            if href.startswith(("http:", "https:", "//")):
+                rel = _REL.search(m.group(0))
+                if attr == b"src" or (tag == b"link" and rel and rel.group(1) in FETCHED_RELS):
+                    findings.append(("external-request", path, href))
+                continue
+            if not href or href.startswith(("data:", "mailto:", "#")):
+                continue
+            target = unquote(href.split("#")[0].split("?")[0])
+            resolved = posixpath.normpath(target.lstrip("/") if target.startswith("/") else posixpath.join(page_dir, target))
+            resolved = "" if resolved == "." else resolved
+            links += 1
+            if resolved.startswith("../") or resolved == "..":
+                findings.append(("broken-link", path, f"{href}（指向网站之外）"))
+                continue
+            if parts[0] == "entities":
+                entity_links.add((page_dir, resolved))  # listed on the entity page, even if its link is broken
+            if resolved not in files and (f"{resolved}/index.html" if resolved else "index.html") not in files:
+                findings.append(("broken-link", path, href))
+                continue
+            linked.add(resolved)
+    return {"findings": findings, "linked": linked, "entity_links": entity_links, "titles": titles, "anchors": anchors, "links": links}
+
+
+def _download_keys(root: Path, kind: str) -> dict[str, set[str]]:
+    """Keys found in each download format of a kind."""
+    key_field = KEYED.get(kind)
+    out: dict[str, set[str]] = {}
+
+    def key_of(rec: dict[str, Any]) -> str:
+        return rec[key_field] if key_field else f"{rec.get('task_id')}/{rec.get('uscc')}"
+
+    folder = root / "downloads"
+    if (folder / f"{kind}.jsonl").exists():
+        out["jsonl"] = {key_of(orjson.loads(line)) for line in (folder / f"{kind}.jsonl").read_bytes().splitlines() if line}
+    if (folder / f"{kind}.csv").exists():
+        titles = schemas.titles(kind)
+        with open(folder / f"{kind}.csv", encoding="utf-8-sig", newline="") as fh:
+            rows = list(csv.DictReader(fh))
+        if key_field:
+            out["csv"] = {r.get(titles[key_field]) or r.get(key_field) or "" for r in rows}
+        else:
+            out["csv"] = {f"{r.get(titles['task_id']) or r.get('task_id')}/{r.get(titles['uscc']) or r.get('uscc')}" for r in rows}
+    if (folder / f"{kind}.parquet").exists():
+        import pyarrow.parquet as pq
+
+        out["parquet"] = {key_of(r) for r in pq.read_table(folder / f"{kind}.parquet").to_pylist()}
+    return out
+
+
+def verify(site: str | Path, data: str | Path, policy: Policy, *, build_date: dt.date | None = None, workers: int | None = None,
+           echo: Callable[[str], None] | None = None) -> VerifyReport:
+    site, data = Path(site), Path(data)
+    say = echo or (lambda m: None)
+    build_report = site / "build-report.json"
+    if build_date is None:
+        if not build_report.exists():
+            raise FileNotFoundError(f"{build_report} 不存在：请用 --build-date 指定构建日期")
+        build_date = dt.date.fromisoformat(orjson.loads(build_report.read_bytes())["build_date"])
+    report = VerifyReport(str(site), str(data), build_date.isoformat())
+
+    say("1/4 按公开规则重新判定每条记录")
+    exp, n_input = _expected(data, policy, build_date)
+    report.checked["input records"] = n_input
+
+    say("2/4 核对 manifest.json")
+    files_on_disk = manifest.site_files(site)
+    try:
+        listed = manifest.load(site)
+    except FileNotFoundError as e:
+        report.add("manifest-mismatch", manifest.NAME, str(e))
+        listed = {}
+    actual = manifest.compute(site)
+    for path in sorted(set(listed) | set(actual)):
+        if path not in actual:
+            report.add("manifest-mismatch", path, "清单中有，但文件不存在")
+        elif path not in listed:
+            report.add("manifest-mismatch", path, "文件存在，但不在清单中")
+        elif listed[path]["sha256"] != actual[path]["sha256"] or listed[path]["size"] != actual[path]["size"]:
+            report.add("manifest-mismatch", path, "内容与清单中的 SHA-256 不符")
+    report.checked["files"] = len(files_on_disk)
+
+    say(f"3/4 扫描 {len(files_on_disk)} 个文件（个人信息、链接、搜索索引）")
+    files = frozenset(files_on_disk)
+    size = max(200, len(files_on_disk) // 64)
+    chunks = [files_on_disk[i:i + size] for i in range(0, len(files_on_disk), size)]
+    parts = fork_map(_scan, chunks, (site, files), parallel=len(chunks) > 1, workers=workers)
+    linked: set[str] = set()
+    entity_links: set[tuple[str, str]] = set()
+    titles: dict[str, str] = {}
+    anchors: set[str] = set()
+    for part in parts:
+        for check, path, detail in part["findings"]:
+            report.add(check, path, detail)
+        linked |= part["linked"]
+        entity_links |= part["entity_links"]
+        titles.update(part["titles"])
+        anchors |= part["anchors"]
+    report.checked["internal links"] = sum(p["links"] for p in parts)
+
+    say("4/4 逐条核对应公开与不应公开的记录")
+    import html as html_lib
+
+    downloads = {kind: _download_keys(site, kind) for kind in DOWNLOADED}
+    feeds_text = "".join(_text_of(site, p) for p in files_on_disk if p.startswith("feeds/"))
+    for kind in KEYED:
+        for key in sorted(exp.published[kind]):
+            page = record_path(kind, key).rstrip("/")
+            if page not in titles:
+                report.add("missing-page", page, f"{key}：页面不存在")
+            elif html_lib.escape(key, quote=False) not in titles[page]:
+                report.add("missing-page", page, f"{key}：页面没有写明该记录的编号")
+    for kind in ("licenses", "penalties"):
+        for key in sorted(exp.published[kind]):
+            if f"{kind}--{slug(key)}" not in anchors:
+                report.add("missing-in-search", record_path(kind, key), key)
+    for uscc, decisions in sorted(exp.decisions_of.items()):
+        entity = record_path("entities", uscc).rstrip("/")
+        for kind, key in sorted(decisions):
+            if (entity, record_path(kind, key).rstrip("/")) not in entity_links:
+                report.add("missing-on-entity-page", entity, f"{key} 不在主体页面上")
+    for uscc in sorted(exp.entities):
+        page = record_path("entities", uscc).rstrip("/")
+        if f"{page}/index.html" not in files:
+            report.add("missing-page", page, f"主体 {uscc} 没有页面")
+        if f"entities--{slug(uscc)}" not in anchors:
+            report.add("missing-in-search", page, f"主体 {uscc}")
+    for task_id, uscc in sorted(exp.results):
+        if f"entities--{slug(uscc)}--{slug(task_id)}" not in anchors:
+            report.add("missing-in-search", record_path("entities", uscc), f"抽查结果 {task_id}")
+    for kind in DOWNLOADED:
+        want = exp.published[kind] if kind in KEYED else {f"{t}/{u}" for t, u in exp.results}
+        for fmt, keys in sorted(downloads[kind].items()):
+            for key in sorted(want - keys):
+                report.add("missing-in-downloads", f"downloads/{kind}.{fmt}", key)
+            for key in sorted(keys - want):
+                reason = exp.withheld.get(kind, {}).get(key, "不在应公开的记录中")
+                report.add("withheld-present", f"downloads/{kind}.{fmt}", f"{key}（{reason}）")
+    for key, reason in sorted(exp.withheld.get("inspection_results", {}).items()):
+        task_id, uscc = key.split("/", 1)
+        if f"entities--{slug(uscc)}--{slug(task_id)}" in anchors:
+            report.add("withheld-present", record_path("entities", uscc), f"抽查结果 {task_id}（{reason}）出现在：搜索索引")
+    for kind, keys in exp.withheld.items():
+        if kind not in KEYED:
+            continue
+        for key, reason in sorted(keys.items()):
+            page = record_path(kind, key).rstrip("/")
+            where = []
+            if f"{page}/index.html" in files:
+                where.append("页面")
+            if page in linked:
+                where.append("链接")
+            if kind in ("licenses", "penalties") and f"{kind}--{slug(key)}" in anchors:
+                where.append("搜索索引")
+            if f"/{page}/" in feeds_text:
+                where.append("订阅")
+            if where:
+                report.add("withheld-present", page, f"{key}（{reason}）出现在：{'、'.join(where)}")
+    report.checked["published records"] = sum(len(v) for v in exp.published.values())
+    report.checked["withheld records"] = sum(len(v) for v in exp.withheld.values())
+    report.checked["search anchors"] = len(anchors)
+    return report
+

@@ -1,0 +1,228 @@
+"""`liushuang verify`, `liushuang diff` and the build's reliability: each verify
+check against a site broken in exactly that way, manifests, atomic replacement,
+a build killed mid-way."""
+
+from __future__ import annotations
+
+import datetime as dt
+import gzip
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import orjson
+import pytest
+from click.testing import CliRunner
+from liushuang.generator import manifest, site, verify
+
+from liushuang.cli import main
+from liushuang.policy import load_policy
+from liushuang.urls import record_path
+
+DAY = dt.date(2026, 11, 30)
+
+
+@pytest.fixture(scope="module")
+def good_site(tmp_path_factory, clean_dir: Path) -> Path:
+    out = tmp_path_factory.mktemp("verify") / "site"
+    site.build(clean_dir, out, load_policy(), build_date=DAY)
+    return out
+
+
+@pytest.fixture
+def broken(tmp_path: Path, good_site: Path) -> Path:
+    """A private copy of the good site, to break."""
+    out = tmp_path / "site"
+    shutil.copytree(good_site, out)
+    return out
+
+
+def _remanifest(out: Path) -> None:
+    """As if the build itself had produced the broken site: the manifest agrees with it."""
+    manifest.write(out, manifest.compute(out))
+
+
+def _checks(out: Path, data: Path) -> set[str]:
+    report = verify.verify(out, data, load_policy())
+    return {f.check for f in report.findings}
+
+
+def _published(out: Path, kind: str) -> list[dict]:
+    return [orjson.loads(line) for line in (out / "downloads" / f"{kind}.jsonl").read_bytes().splitlines()]
+
+
+def test_good_site_verifies(good_site: Path, clean_dir: Path):
+    report = verify.verify(good_site, clean_dir, load_policy())
+    assert report.ok, report.render_text()
+    assert report.checked["published records"] > 1000 and report.checked["internal links"] > 10_000
+    assert report.checked["search anchors"] >= report.checked["published records"] - len(_published(good_site, "inspection_tasks"))
+
+
+def test_removed_page(broken: Path, clean_dir: Path):
+    p = _published(broken, "penalties")[0]
+    shutil.rmtree(broken / record_path("penalties", p["decision_number"]))
+    _remanifest(broken)
+    # The lists and the entity page still link to it: that is a broken link too.
+    assert _checks(broken, clean_dir) == {"missing-page", "broken-link"}
+
+
+def test_expired_penalty_left_in(broken: Path, clean_dir: Path, tmp_path: Path):
+    data = tmp_path / "data"
+    shutil.copytree(clean_dir, data)
+    lines = (data / "penalties.jsonl").read_bytes().splitlines()
+    target = _published(broken, "penalties")[0]["decision_number"]
+    for i, line in enumerate(lines):
+        rec = orjson.loads(line)
+        if rec["decision_number"] == target:
+            rec["publicity_until"] = "2026-01-01"  # its publicity period has ended: the site still shows it
+            lines[i] = orjson.dumps(rec)
+    (data / "penalties.jsonl").write_bytes(b"\n".join(lines) + b"\n")
+    report = verify.verify(broken, data, load_policy())
+    assert {f.check for f in report.findings} == {"withheld-present"}
+    assert any(target in f.detail and "expired" in f.detail for f in report.findings)
+
+
+def test_unmasked_id_in_a_download(broken: Path, clean_dir: Path):
+    path = broken / "downloads" / "penalties.csv"
+    text = path.read_text(encoding="utf-8-sig")
+    assert "经查，" in text
+    path.write_text(text.replace("经查，", "经查，当事人身份证号码11010519491231002X，", 1), encoding="utf-8-sig")
+    _remanifest(broken)
+    report = verify.verify(broken, clean_dir, load_policy())
+    assert {(f.check, f.path) for f in report.findings} == {("personal-data", "downloads/penalties.csv")}
+
+
+def test_phone_number_in_the_search_index(broken: Path, clean_dir: Path):
+    fragment = next((broken / "pagefind").rglob("*.pf_fragment"))
+    raw = gzip.decompress(fragment.read_bytes()).replace("有限公司".encode(), "有限公司 13912345678".encode(), 1)
+    fragment.write_bytes(gzip.compress(raw))
+    _remanifest(broken)
+    assert _checks(broken, clean_dir) == {"personal-data"}
+
+
+def test_broken_link(broken: Path, clean_dir: Path):
+    home = broken / "index.html"
+    home.write_text(home.read_text(encoding="utf-8").replace("</main>", '<a href="penalties/nowhere/">x</a></main>'), encoding="utf-8")
+    _remanifest(broken)
+    report = verify.verify(broken, clean_dir, load_policy())
+    assert [(f.check, f.path, f.detail) for f in report.findings] == [("broken-link", "index.html", "penalties/nowhere/")]
+
+
+def test_external_request(broken: Path, clean_dir: Path):
+    home = broken / "index.html"
+    home.write_text(home.read_text(encoding="utf-8").replace("</head>", '<script src="https://cdn.example.com/a.js"></script></head>'),
+                    encoding="utf-8")
+    _remanifest(broken)
+    assert _checks(broken, clean_dir) == {"external-request"}
+
+
+def test_manifest_mismatch(broken: Path, clean_dir: Path):
+    (broken / "robots.txt").write_text("User-agent: *\nDisallow: /\n", encoding="utf-8")
+    (broken / "extra.txt").write_text("x", encoding="utf-8")
+    report = verify.verify(broken, clean_dir, load_policy())
+    assert {(f.check, f.path) for f in report.findings} == {("manifest-mismatch", "robots.txt"), ("manifest-mismatch", "extra.txt")}
+
+
+def test_record_missing_from_downloads(broken: Path, clean_dir: Path):
+    path = broken / "downloads" / "licenses.jsonl"
+    lines = path.read_bytes().splitlines()
+    path.write_bytes(b"\n".join(lines[1:]) + b"\n")
+    _remanifest(broken)
+    report = verify.verify(broken, clean_dir, load_policy())
+    assert [(f.check, f.path) for f in report.findings] == [("missing-in-downloads", "downloads/licenses.jsonl")]
+    assert orjson.loads(lines[0])["decision_number"] in report.findings[0].detail
+
+
+def test_record_missing_from_search(broken: Path, clean_dir: Path):
+    shutil.rmtree(next(p for p in (broken / "pagefind").iterdir() if p.name.startswith("penalties-")))
+    _remanifest(broken)
+    assert _checks(broken, clean_dir) == {"missing-in-search"}
+
+
+def test_record_missing_from_its_entity_page(broken: Path, clean_dir: Path):
+    p = next(p for p in _published(broken, "penalties") if p.get("uscc"))
+    page = broken / record_path("entities", p["uscc"]) / "index.html"
+    html = page.read_text(encoding="utf-8")
+    link = f'href="../../{record_path("penalties", p["decision_number"])}"'
+    assert link in html
+    page.write_text(html.replace(link, 'href="../../penalties/"'), encoding="utf-8")
+    _remanifest(broken)
+    assert _checks(broken, clean_dir) == {"missing-on-entity-page"}
+
+
+def test_verify_and_diff_commands(broken: Path, good_site: Path, clean_dir: Path, tmp_path: Path):
+    runner = CliRunner()
+    ok = runner.invoke(main, ["verify", str(good_site), str(clean_dir), "--json", str(tmp_path / "v.json")])
+    assert ok.exit_code == 0 and "一致" in ok.output and orjson.loads((tmp_path / "v.json").read_bytes())["ok"] is True
+    p = _published(broken, "penalties")[0]
+    shutil.rmtree(broken / record_path("penalties", p["decision_number"]))
+    (broken / "robots.txt").write_text("changed", encoding="utf-8")
+    _remanifest(broken)
+    bad = runner.invoke(main, ["verify", str(broken), str(clean_dir)])
+    assert bad.exit_code == 1 and "missing-page" in bad.output
+    d = runner.invoke(main, ["diff", str(good_site), str(broken / "manifest.json"), "--json"])
+    changes = orjson.loads(d.output)
+    gone = record_path("penalties", p["decision_number"]) + "index.html"
+    assert gone in changes["delete"] and "robots.txt" in changes["upload"] and changes["upload"][-1] == "manifest.json"
+    assert not set(changes["upload"]) & set(changes["delete"])
+    same = runner.invoke(main, ["diff", str(good_site), str(good_site), "--json"])
+    assert orjson.loads(same.output) == {"upload": [], "delete": [], "unchanged": len(manifest.load(good_site))}
+
+
+def test_manifest_lists_every_file_exactly(good_site: Path):
+    listed = manifest.load(good_site)
+    assert sorted(listed) == manifest.site_files(good_site) and manifest.NAME not in listed
+    robots = good_site / "robots.txt"
+    assert listed["robots.txt"] == {"sha256": manifest.sha256_file(robots), "size": robots.stat().st_size}
+
+
+def test_source_date_epoch_sets_the_build_date(tmp_path: Path, clean_dir: Path):
+    # 2026-11-29 20:00 UTC is already 2026-11-30 in China Standard Time.
+    epoch = str(int(dt.datetime(2026, 11, 29, 20, 0, tzinfo=dt.UTC).timestamp()))
+    result = CliRunner().invoke(main, ["build", str(clean_dir), "-o", str(tmp_path / "s"), "--no-search"], env={"SOURCE_DATE_EPOCH": epoch})
+    assert result.exit_code == 0, result.output
+    assert orjson.loads((tmp_path / "s" / "build-report.json").read_bytes())["build_date"] == "2026-11-30"
+
+
+def test_swap_is_atomic_and_recovers_from_a_death_between_renames(tmp_path: Path):
+    out, new = tmp_path / "site", tmp_path / ".site.building-1"
+    out.mkdir()
+    (out / "old").write_text("old")
+    new.mkdir()
+    (new / "new").write_text("new")
+    site._replace(new, out)
+    assert os.listdir(out) == ["new"] and not new.exists()
+    # A build that died after moving OUT aside and before moving its own folder in:
+    dead = 2 ** 22 + 12345  # beyond pid_max on this kernel: certainly not running
+    shutil.move(out, tmp_path / f".site.previous-{dead}")
+    (tmp_path / f".site.building-{dead}").mkdir()
+    site._recover(out)
+    assert os.listdir(out) == ["new"] and sorted(p.name for p in tmp_path.iterdir()) == ["site"]
+
+
+def test_killed_build_leaves_the_previous_site_and_the_next_build_succeeds(tmp_path: Path, good_site: Path, clean_dir: Path):
+    out = tmp_path / "site"
+    shutil.copytree(good_site, out)
+    before = manifest.compute(out)
+    code = ("import datetime as dt, sys; from pathlib import Path; from liushuang.policy import load_policy; "
+            "from liushuang.generator.site import build; "
+            "build(Path(sys.argv[1]), Path(sys.argv[2]), load_policy(), build_date=dt.date(2026, 11, 30), workers=1)")
+    proc = subprocess.Popen([sys.executable, "-c", code, str(clean_dir), str(out)])
+    building = tmp_path / f".site.building-{proc.pid}"
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and proc.poll() is None:
+        if building.is_dir() and sum(1 for _ in building.rglob("index.html")) > 200:
+            break
+        time.sleep(0.05)
+    assert proc.poll() is None, "the build finished before it could be killed"
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert building.exists()  # the half-written build is still there …
+    assert manifest.compute(out) == before  # … and the published site is untouched
+    site.build(clean_dir, out, load_policy(), build_date=DAY)
+    assert not building.exists() and verify.verify(out, clean_dir, load_policy()).ok
+    assert manifest.load(out) == manifest.load(good_site)  # byte-identical to an uninterrupted build
