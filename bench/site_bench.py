@@ -7,7 +7,7 @@ Synthesises the city once (cached in --work), then builds the whole site
 (validation, pages, downloads, feeds, Pagefind search, narrative pages) in a
 fresh process while sampling the proportional set size (PSS) of the build's
 whole process tree — the parent, its forked page workers and the Pagefind
-indexers — every 0.2 s; PSS counts pages shared after fork once, so the sum is
+indexers — every second; PSS counts pages shared after fork once, so the sum is
 the memory the build really holds. Reports per-stage times, pages per second,
 output size and file count, and the peak.
 
@@ -124,7 +124,7 @@ def run_sampled(code: str, *args: str) -> tuple[dict, int]:
     def sample() -> None:
         while proc.poll() is None:
             peak[0] = max(peak[0], _pss(proc.pid))
-            time.sleep(0.2)
+            time.sleep(1.0)
 
     t = threading.Thread(target=sample, daemon=True)
     t.start()
@@ -192,7 +192,7 @@ def main() -> None:
     cached(data, f"a city of {args.entities:,} entities over {args.years} years", lambda folder: subprocess.run(
         [sys.executable, "-m", "liushuang.cli", "synth", str(folder), "--entities", str(args.entities),
          "--years", str(args.years), "--seed", "2026"], check=True))
-    files = json.loads((data / "synth-manifest.json").read_text())["files"]
+    files = {k: v["records"] for k, v in json.loads((data / "synth-manifest.json").read_text())["files"].items()}
     site = args.work / f"site-{args.entities}-{args.years}"
     shutil.rmtree(site, ignore_errors=True)
     print("building the site …", file=sys.stderr)

@@ -42,21 +42,24 @@ def write_feeds(root: Path, store: dict[str, list[dict[str, Any]]], site_url: st
     return written
 
 
-def write_sitemap(root: Path, site_url: str, *, limit: int = SITEMAP_LIMIT) -> int:
-    """sitemap.xml listing every page; past ``limit`` URLs, a sitemap index of numbered sitemaps."""
-    pages = sorted(p.relative_to(root).parent.as_posix() for p in root.rglob("index.html"))
-    urls = [site_url + (p + "/" if p != "." else "") for p in pages]
+def write_sitemap(root: Path, site_url: str, *, limit: int = SITEMAP_LIMIT, files: list[str] | None = None) -> list[str]:
+    """sitemap.xml listing every page (``files``: the site's files, if already listed);
+    past ``limit`` URLs, a sitemap index of numbered sitemaps. Returns the files written."""
+    if files is None:
+        files = [p.relative_to(root).as_posix() for p in root.rglob("index.html")]
+    pages = sorted(p[: -len("index.html")] for p in files if p == "index.html" or p.endswith("/index.html"))
+    urls = [site_url + p for p in pages]
     head = '<?xml version="1.0" encoding="utf-8"?>\n'
     ns = 'xmlns="http://www.sitemaps.org/schemas/sitemap/0.9"'
     chunks = [urls[i:i + limit] for i in range(0, len(urls), limit)] or [[]]
     if len(chunks) == 1:
         (root / "sitemap.xml").write_text(head + f"<urlset {ns}>" + "".join(f"<url><loc>{escape(u)}</loc></url>" for u in urls)
                                           + "</urlset>\n", encoding="utf-8")
-        return len(urls)
+        return ["sitemap.xml"]
     for n, chunk in enumerate(chunks, 1):
         (root / f"sitemap-{n}.xml").write_text(head + f"<urlset {ns}>" + "".join(f"<url><loc>{escape(u)}</loc></url>" for u in chunk)
                                                + "</urlset>\n", encoding="utf-8")
     (root / "sitemap.xml").write_text(head + f"<sitemapindex {ns}>" + "".join(
         f"<sitemap><loc>{escape(site_url)}sitemap-{n}.xml</loc></sitemap>" for n in range(1, len(chunks) + 1)) + "</sitemapindex>\n",
         encoding="utf-8")
-    return len(urls)
+    return [f"sitemap-{n}.xml" for n in range(1, len(chunks) + 1)] + ["sitemap.xml"]

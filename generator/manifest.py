@@ -40,16 +40,30 @@ def site_files(root: Path) -> list[str]:
     return sorted(out)
 
 
-def compute(root: Path, *, workers: int = 4) -> dict[str, dict[str, Any]]:
-    """path → {"sha256", "size"} for every file of the site (hashing releases the GIL: threads suffice)."""
-    paths = site_files(root)
+def compute(root: Path, *, workers: int = 4, previous: Any = None, known: dict[str, dict[str, Any]] | None = None,
+            paths: list[str] | None = None) -> dict[str, dict[str, Any]]:
+    """path → {"sha256", "size"} for every file of the site (hashing releases the GIL:
+    threads suffice). ``known`` entries (pages hashed as they were written) are
+    taken as they are; a file hard-linked from ``previous`` (a ``pages.Previous``)
+    is the very same file: its hash is taken from the previous manifest."""
+    paths = site_files(root) if paths is None else paths
+    known = known or {}
+    todo = [p for p in paths if p not in known]
 
     def one(path: str) -> tuple[str, dict[str, Any]]:
         full = root / path
-        return path, {"sha256": sha256_file(full), "size": full.stat().st_size}
+        st = full.stat()
+        if previous is not None and st.st_nlink > 1 and path in previous.files:
+            try:
+                if os.stat(previous.root / path).st_ino == st.st_ino:
+                    return path, previous.files[path]
+            except OSError:
+                pass
+        return path, {"sha256": sha256_file(full), "size": st.st_size}
 
     with ThreadPoolExecutor(workers) as pool:
-        return dict(pool.map(one, paths, chunksize=256))
+        found = dict(pool.map(one, todo, chunksize=256))
+    return {p: known[p] if p in known else found[p] for p in paths}
 
 
 def write(root: Path, files: dict[str, dict[str, Any]]) -> None:
@@ -86,4 +100,36 @@ def diff(old: dict[str, dict[str, Any]], new: dict[str, dict[str, Any]]) -> Diff
     # The manifest itself changes whenever anything does; upload it last.
     if d.upload or d.delete:
         d.upload.append(NAME)
+    return d
+
+
+def publish(site: Path, dest: Path) -> Diff:
+    """Bring the folder ``dest`` (a web server's document root) from what it holds
+    to ``site``, touching only what changed: changed and new files are copied
+    (each to a temporary name, then renamed over the old one, so a reader never
+    sees half a file), removed files are deleted, and the manifest goes last —
+    until then ``dest`` still describes itself correctly as the old site."""
+    import shutil
+
+    new = load(site)
+    old = load(dest) if (dest / NAME).exists() else {}
+    d = diff(old, new)
+    dest.mkdir(parents=True, exist_ok=True)
+    for path in d.upload:
+        if path == NAME:
+            continue
+        target = dest / path
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp = target.with_name(f".{target.name}.liushuang-tmp")
+        shutil.copyfile(site / path, tmp)
+        os.replace(tmp, target)
+    for path in d.delete:
+        (dest / path).unlink(missing_ok=True)
+        parent = (dest / path).parent
+        while parent != dest and parent.is_dir() and not any(parent.iterdir()):
+            parent.rmdir()
+            parent = parent.parent
+    tmp = dest / f".{NAME}.liushuang-tmp"
+    shutil.copyfile(site / NAME, tmp)
+    os.replace(tmp, dest / NAME)
     return d

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import hashlib
+import os
 import posixpath
 from collections import Counter, defaultdict
 from collections.abc import Iterator
@@ -103,6 +105,30 @@ def pagination(page: int, pages: int) -> list[int | None]:
 
 
 @dataclass
+class Previous:
+    """The site this build replaces: its folder and manifest. A page whose bytes
+    equal the previous build's is hard-linked to the old file instead of being
+    written again, so a nightly rebuild rewrites only what changed (and the old
+    files are never modified: a killed build leaves the old site intact)."""
+
+    root: Path
+    files: dict[str, dict[str, Any]]
+
+    def link(self, relative: str, entry: dict[str, Any], target: Path) -> bool:
+        old = self.files.get(relative)
+        if old != entry:
+            return False
+        source = self.root / relative
+        try:
+            if os.stat(source).st_size != entry["size"]:  # changed on disk since that build: do not propagate it
+                return False
+            os.link(source, target)
+        except OSError:
+            return False
+        return True
+
+
+@dataclass
 class SiteData:
     """Everything the page jobs read: the published records and their indexes."""
 
@@ -110,6 +136,7 @@ class SiteData:
     build_date: dt.date
     page_size: int = 50
     narrative: bool = True   # the mkdocs pages under about/ exist: templates link to them
+    previous: Previous | None = None
 
     @cached_property
     def sorted(self) -> dict[str, list[dict[str, Any]]]:
@@ -184,19 +211,29 @@ class Writer:
     when what it shows changes, so a nightly rebuild re-uploads only those
     (``liushuang diff``). Lists, home, statistics and downloads are ``dated``."""
 
-    def __init__(self, root: Path, build_date: dt.date, narrative: bool = True) -> None:
+    def __init__(self, root: Path, build_date: dt.date, narrative: bool = True, previous: Previous | None = None) -> None:
         self.root = root
         self.env = environment()
         self.common = {"build_date": build_date.isoformat(), "narrative": narrative}
+        self.previous = previous
         self.pages = 0
+        self.linked = 0  # pages identical to the previous build's: hard-linked, not rewritten
+        self.files: dict[str, dict[str, Any]] = {}  # manifest entries of the pages written, hashed once, here
 
     def page(self, relative: str, template: str, **context: Any) -> None:
         path = safe_join(self.root, relative) / "index.html" if relative else self.root / "index.html"
         path.parent.mkdir(parents=True, exist_ok=True)
         depth = len(relative.split("/")) if relative else 0  # the page is relative/index.html
         # The relative root is markup-safe by construction; marking it so spares an escape per link.
-        path.write_text(self.env.get_template(template).render(root=Markup("../" * depth), **self.common, **context), encoding="utf-8")
+        data = self.env.get_template(template).render(root=Markup("../" * depth), **self.common, **context).encode("utf-8")
         self.pages += 1
+        name = f"{relative}/index.html" if relative else "index.html"
+        entry = {"sha256": hashlib.sha256(data).hexdigest(), "size": len(data)}
+        self.files[name] = entry
+        if self.previous is not None and self.previous.link(name, entry, path):
+            self.linked += 1
+            return
+        path.write_bytes(data)
 
 
 # --- page jobs: each renders a slice and returns its page count -------------------------------
@@ -323,7 +360,7 @@ def jobs(data: SiteData, chunk: int = 2000) -> list[tuple[str, Any]]:
 def run_job(job: tuple[str, Any]) -> int:
     """Render one slice (in a forked worker, reading the shared ``(root, SiteData)``)."""
     root, data = shared()
-    w = Writer(root, data.build_date, data.narrative)
+    w = Writer(root, data.build_date, data.narrative, data.previous)
     what, arg = job
     if what == "decisions":
         _decisions(w, data, *arg)
@@ -341,7 +378,7 @@ def run_job(job: tuple[str, Any]) -> int:
         _departments_index(w, data)
     else:
         raise ValueError(what)
-    return w.pages
+    return w.pages, w.linked, w.files
 
 
 def warm(data: SiteData) -> None:

@@ -27,6 +27,10 @@ WITHHELD_ZH = {
 }
 # Fields that are never published, whatever the policy.
 NEVER = {"legal_rep_id_number", "person_id_number", "phone", "address"}
+# Codes of organisations and documents: never scrubbed for ID numbers (an all-digit
+# USCC has the shape of an ID number). Free text and the other fields are.
+CODES = {"uscc", "authority_uscc", "data_source_uscc", "org_code", "decision_number", "license_number", "task_id", "plan_id",
+         "item_id", "inspector_id", "registration_id", "notification_id"}
 _PHONE = re.compile(r"(?<!\d)1[3-9]\d{9}(?!\d)")
 _ID = re.compile(r"(?<![0-9A-Za-z])(\d{6})(\d{8})(\d{3})([0-9Xx])(?![0-9A-Za-z])")
 
@@ -96,7 +100,7 @@ class Publisher:
         return None if reason else self.public_form(kind, rec)
 
     def public_form(self, kind: str, rec: dict[str, Any]) -> dict[str, Any]:
-        out = {k: (scrub_text(v) if isinstance(v, str) else v) for k, v in rec.items() if k not in NEVER}
+        out = {k: (scrub_text(v) if isinstance(v, str) and k not in CODES else v) for k, v in rec.items() if k not in NEVER}
         if kind == "entities" and isinstance(out.get("legal_representative"), dict):
             rep = dict(out["legal_representative"])
             rep.pop("id_number", None)

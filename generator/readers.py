@@ -167,7 +167,42 @@ def _read_jsonl(src: SourceFile, begin: int = 0, end: int | None = None, *, fast
             except orjson.JSONDecodeError as exc:
                 yield RawRecord(None, line=line_no, byte_offset=start, issues=[_jsonl_issue(src, line, line_no, start, exc)])
                 continue
+            if line.count(b'":') > _n_keys(data):
+                repeated = duplicate_keys(line)
+                if repeated:
+                    yield RawRecord(None, line=line_no, byte_offset=start, issues=[Issue(
+                        "record-parse", f"JSON 对象含重复的键“{repeated[0]}”，无法确定取哪个值", file=src.name, line=line_no,
+                        byte_offset=start, pointer="/" + repeated[0], kind=src.kind)])
+                    continue
             yield (line_no, start, data) if fast else RawRecord(data, line=line_no, byte_offset=start)
+
+
+def _n_keys(obj: Any) -> int:
+    """Keys of every object inside ``obj``: a JSON text with more ``":`` than this may repeat a key."""
+    if isinstance(obj, dict):
+        return len(obj) + sum(_n_keys(v) for v in obj.values() if isinstance(v, dict | list))
+    if isinstance(obj, list):
+        return sum(_n_keys(v) for v in obj if isinstance(v, dict | list))
+    return 0
+
+
+def duplicate_keys(text: bytes) -> list[str]:
+    """Keys repeated within one JSON object (orjson keeps the last silently). The
+    slow, exact parse runs only when the cheap count says a repeat is possible."""
+    import json
+
+    repeated: list[str] = []
+
+    def pairs(items: list[tuple[str, Any]]) -> dict[str, Any]:
+        seen: set[str] = set()
+        for k, _ in items:
+            if k in seen:
+                repeated.append(k)
+            seen.add(k)
+        return dict(items)
+
+    json.loads(text, object_pairs_hook=pairs)
+    return repeated
 
 
 def _jsonl_issue(src: SourceFile, line: bytes, line_no: int, start: int, exc: Exception) -> Issue:
@@ -199,10 +234,28 @@ def _read_json(src: SourceFile) -> Iterator[RawRecord]:
         doc = orjson.loads(data)
     except orjson.JSONDecodeError as exc:
         raise ReadError(Issue("file-format", f"文件“{src.name}”不是有效的 JSON（{_short(str(exc))}）；大文件请使用 JSON Lines", file=src.name, kind=src.kind)) from exc
-    if isinstance(doc, dict) and isinstance(doc.get(src.kind), list):
+    wrapped = isinstance(doc, dict) and isinstance(doc.get(src.kind), list)
+    if wrapped:
         doc = doc[src.kind]
     if not isinstance(doc, list):
         raise ReadError(Issue("file-format", f"文件“{src.name}”应为记录数组（或以“{src.kind}”为键的数组）", file=src.name, kind=src.kind))
+    if data.count(b'":') > _n_keys(doc):
+        # Some item may repeat a key: find which, by parsing each item's text again.
+        import json
+
+        items = json.loads(data, object_pairs_hook=lambda kv: kv)  # every object as its list of pairs
+        if wrapped:
+            items = next((v for k, v in reversed(items) if k == src.kind), [])
+        if isinstance(items, list) and len(items) == len(doc):
+            for index, (item, pairs) in enumerate(zip(doc, items, strict=True), 1):
+                keys = [k for k, _ in pairs] if isinstance(pairs, list) and pairs and isinstance(pairs[0], tuple) else []
+                dup = next((k for i, k in enumerate(keys) if k in keys[:i]), None)
+                if dup is not None:
+                    yield RawRecord(None, row=index, issues=[Issue("record-parse", f"JSON 对象含重复的键“{dup}”，无法确定取哪个值",
+                                                                   file=src.name, row=index, pointer="/" + dup, kind=src.kind)])
+                else:
+                    yield RawRecord(item, row=index)
+            return
     for index, item in enumerate(doc, 1):
         yield RawRecord(item, row=index)
 

@@ -24,8 +24,10 @@ indexing: they are never published, only their index is.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import html
+import os
 import shutil
 import subprocess
 import sys
@@ -111,11 +113,13 @@ class Shard:
     kind: str
     year: str
     docs: list[Doc] = field(default_factory=list)
+    fingerprint: str = ""
+    reused: bool = False
 
     def record(self) -> dict[str, Any]:
         departments = sorted({d.department for d in self.docs if d.department})
         return {"bundle": f"pagefind/{self.name}/", "kind": self.kind, "year": self.year, "records": len(self.docs),
-                "departments": departments}
+                "departments": departments, "fingerprint": self.fingerprint}
 
 
 def plan_shards(docs: Iterable[Doc], shard_records: int = SHARD_RECORDS) -> list[Shard]:
@@ -174,10 +178,55 @@ def pagefind_command() -> list[str]:
     raise SearchError("找不到 Pagefind：请安装 pagefind[extended]（pip install 'pagefind[extended]'）")
 
 
-def _index(shard: Shard, work: Path, out: Path) -> dict[str, Any]:
+def _fingerprint(sheets: list[tuple[str, str]]) -> str:
+    """SHA-256 of the shard's search documents and the Pagefind version: the same
+    fingerprint gives the same index (Pagefind's output is deterministic without filters)."""
+    h = hashlib.sha256(_pagefind_version().encode())
+    for name, text in sheets:
+        h.update(name.encode())
+        h.update(text.encode("utf-8"))
+    return h.hexdigest()
+
+
+@functools.cache
+def _pagefind_version() -> str:
+    out = subprocess.run([*pagefind_command(), "--version"], capture_output=True, text=True)
+    return out.stdout.strip() or out.stderr.strip()
+
+
+def _reuse(shard: Shard, out: Path, previous: Any) -> bool:
+    """Hard-link the previous build's bundle of this shard when its documents did not change."""
+    if previous is None:
+        return False
+    try:
+        old = {s["bundle"]: s for s in orjson.loads((previous.root / "search" / "shards.json").read_bytes())["shards"]}
+    except (OSError, ValueError, KeyError):
+        return False
+    record = old.get(f"pagefind/{shard.name}/")
+    if not record or record.get("fingerprint") != shard.fingerprint:
+        return False
+    source, target = previous.root / "pagefind" / shard.name, out / "pagefind" / shard.name
+    try:
+        for dirpath, _, names in os.walk(source):
+            rel = Path(dirpath).relative_to(source)
+            (target / rel).mkdir(parents=True, exist_ok=True)
+            for name in names:
+                os.link(Path(dirpath) / name, target / rel / name)
+    except OSError:
+        shutil.rmtree(target, ignore_errors=True)
+        return False
+    return True
+
+
+def _index(shard: Shard, work: Path, out: Path, previous: Any = None) -> dict[str, Any]:
+    sheets = list(_sheets(shard))
+    shard.fingerprint = _fingerprint(sheets)
+    if _reuse(shard, out, previous):
+        shard.reused = True
+        return shard.record()
     src = work / shard.name
     src.mkdir(parents=True)
-    for name, text in _sheets(shard):
+    for name, text in sheets:
         (src / name).write_text(text, encoding="utf-8")
     target = out / "pagefind" / shard.name
     cmd = [*pagefind_command(), "--site", str(src), "--output-path", str(target), "--force-language", "zh-cn", "--quiet"]
@@ -192,15 +241,16 @@ def _index(shard: Shard, work: Path, out: Path) -> dict[str, Any]:
 
 
 def build_search(out: Path, work: Path, docs: Iterable[Doc], *, shard_records: int = SHARD_RECORDS, workers: int = 2,
-                 on_shard: Callable[[str], None] | None = None) -> list[dict[str, Any]]:
+                 on_shard: Callable[[str], None] | None = None, previous: Any = None) -> tuple[list[dict[str, Any]], list[str]]:
     """Index ``docs`` into Pagefind bundles under OUT/pagefind and describe them in
-    OUT/search/shards.json. Returns the shard list."""
+    OUT/search/shards.json. Returns the shard list and the names of the shards
+    reused unchanged from ``previous``."""
     shards = plan_shards(docs, shard_records)
     work.mkdir(parents=True, exist_ok=True)
     # Largest shards first so two workers finish together.
     order = sorted(shards, key=lambda s: -len(s.docs))
     with ThreadPoolExecutor(max(1, workers)) as pool:
-        futures = {s.name: pool.submit(_index, s, work, out) for s in order}
+        futures = {s.name: pool.submit(_index, s, work, out, previous) for s in order}
         for s in order:
             futures[s.name].result()
             if on_shard:
@@ -210,4 +260,4 @@ def build_search(out: Path, work: Path, docs: Iterable[Doc], *, shard_records: i
     (out / "search").mkdir(parents=True, exist_ok=True)
     (out / "search" / "shards.json").write_bytes(orjson.dumps({"version": 1, "kinds": KIND_LABEL, "shards": records},
                                                               option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS))
-    return records
+    return records, [s.name for s in shards if s.reused]

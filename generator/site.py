@@ -48,8 +48,10 @@ class BuildReport:
     build_date: str
     counts: dict[str, dict[str, Any]] = field(default_factory=dict)
     pages: int = 0
+    linked: int = 0   # pages identical to the previous build's, hard-linked instead of rewritten
     stages: dict[str, float] = field(default_factory=dict)   # seconds; not written to the site (it must be deterministic)
     search_shards: list[dict[str, Any]] = field(default_factory=list)
+    search_reused: list[str] = field(default_factory=list)  # shards whose documents did not change: index reused
     narrative: str = ""                                     # where the narrative pages came from, or why they are missing
 
     @property
@@ -75,7 +77,7 @@ class _Stages:
 def build(data_dir: str | Path, out: str | Path, policy: Policy, *, build_date: dt.date, page_size: int = 50,
           progress: bool | None = None, site_url: str = "http://127.0.0.1:8000/", workers: int | None = None,
           search: bool = True, narrative: bool = True, audit_dir: str | Path | None = None,
-          shard_records: int = SHARD_RECORDS, echo: Callable[[str], None] | None = None) -> BuildReport:
+          shard_records: int = SHARD_RECORDS, echo: Callable[[str], None] | None = None, incremental: bool = True) -> BuildReport:
     data_dir, out = Path(data_dir), Path(out)
     report = BuildReport(build_date.isoformat())
     stage = _Stages(report, echo)
@@ -105,15 +107,16 @@ def build(data_dir: str | Path, out: str | Path, policy: Policy, *, build_date: 
         from . import narrative as narrative_pages
 
         narrative = narrative and narrative_pages.available()
-        data = SiteData(store, build_date, page_size, narrative)
+        data = SiteData(store, build_date, page_size, narrative, _previous(out) if incremental else None)
         base = site_url if site_url.endswith("/") else site_url + "/"
-        _render(tmp, data, stage, report, workers=workers, site_url=base, audit_dir=audit_dir)
+        known: dict[str, dict[str, Any]] = {}
+        _render(tmp, data, stage, report, workers=workers, site_url=base, audit_dir=audit_dir, known=known)
         if search:
             from .search import build_search, docs
 
             with stage("search", "建立全文检索索引（Pagefind）"):
-                report.search_shards = build_search(tmp, tmp / ".search-documents", docs(data),
-                                                    shard_records=shard_records, workers=workers or os.cpu_count() or 1)
+                report.search_shards, report.search_reused = build_search(tmp, tmp / ".search-documents", docs(data), shard_records=shard_records,
+                                                    workers=workers or os.cpu_count() or 1, previous=data.previous)
         if narrative:
             with stage("narrative", "生成说明页面（mkdocs-material）"):
                 report.narrative = narrative_pages.build_narrative(tmp / "about", base + "about/")
@@ -123,11 +126,13 @@ def build(data_dir: str | Path, out: str | Path, policy: Policy, *, build_date: 
             from . import manifest
             from .feeds import write_sitemap
 
-            write_sitemap(tmp, base)
+            files = manifest.site_files(tmp)
+            files += write_sitemap(tmp, base, files=files)
             (tmp / "build-report.json").write_bytes(orjson.dumps(
                 {"counts": report.counts, "build_date": report.build_date, "pages": report.pages, "withheld_reasons": WITHHELD_ZH,
                  "search_shards": report.search_shards}, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS))
-            manifest.write(tmp, manifest.compute(tmp))
+            files.append("build-report.json")
+            manifest.write(tmp, manifest.compute(tmp, previous=data.previous, known=known, paths=sorted(set(files))))
         _replace(tmp, out)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
@@ -136,7 +141,9 @@ def build(data_dir: str | Path, out: str | Path, policy: Policy, *, build_date: 
 
 
 def _render(root: Path, data: SiteData, stage: _Stages, report: BuildReport, *, workers: int | None, site_url: str,
-            audit_dir: str | Path | None) -> None:
+            audit_dir: str | Path | None, known: dict[str, dict[str, Any]]) -> None:
+    """Write every jinja2 page and the other files; ``known`` collects the manifest
+    entries of the pages (hashed as they were written, not read back)."""
     (root / "assets").mkdir()
     for name in ("site.css", "search.js"):
         (root / "assets" / name).write_bytes(resources.files("liushuang.site").joinpath(name).read_bytes())
@@ -144,13 +151,16 @@ def _render(root: Path, data: SiteData, stage: _Stages, report: BuildReport, *, 
         pages.warm(data)
         jobs = pages.jobs(data)
         counts = fork_map(pages.run_job, jobs, (root, data), parallel=len(jobs) > 8, workers=workers)
-        report.pages += sum(counts)
-    w = Writer(root, data.build_date, data.narrative)
+        report.pages += sum(n for n, _, _ in counts)
+        report.linked += sum(n for _, n, _ in counts)
+        for _, _, files in counts:
+            known.update(files)
+    w = Writer(root, data.build_date, data.narrative, data.previous)
     with stage("downloads", "开放数据下载与数据目录"):
         from .catalog import write_catalog
         from .downloads import write_downloads, write_task_files
 
-        datasets = write_downloads(root, data.store, data.build_date.isoformat())
+        datasets = write_downloads(root, data.store, data.build_date.isoformat(), workers=workers)
         write_task_files(root, data.store["inspection_tasks"])
         catalog = write_catalog(root, datasets, site_url, data.build_date.isoformat())
         w.page("downloads", "downloads.html", dated=True, title="开放数据下载", resources=datasets, jsonld=catalog["jsonld"])
@@ -165,6 +175,8 @@ def _render(root: Path, data: SiteData, stage: _Stages, report: BuildReport, *, 
         w.page("audit", "audit.html", title="监管审计报告", reports=_audit_reports(root, audit_dir))
         (root / "404.html").write_text(w.env.get_template("404.html").render(root="/", title="页面不存在", **w.common), encoding="utf-8")
     report.pages += w.pages
+    report.linked += w.linked
+    known.update(w.files)
 
 
 def _audit_reports(root: Path, audit_dir: str | Path | None) -> list[dict[str, str]]:
@@ -182,6 +194,16 @@ def _audit_reports(root: Path, audit_dir: str | Path | None) -> list[dict[str, s
         title = orjson.loads(meta.read_bytes()).get("title", html.stem) if meta.exists() else html.stem
         out.append({"title": title, "href": f"audit/{html.name}", "json": f"audit/{meta.name}" if meta.exists() else ""})
     return out
+
+
+def _previous(out: Path) -> pages.Previous | None:
+    """The site in OUT, if it was built by liushuang (it has a manifest)."""
+    from . import manifest
+
+    try:
+        return pages.Previous(out, manifest.load(out))
+    except (FileNotFoundError, OSError, ValueError, KeyError):
+        return None
 
 
 def _exchange(a: Path, b: Path) -> bool:

@@ -239,7 +239,9 @@ class Validator:
 
     def _outcomes(self, src: readers.SourceFile, sink: Sink | None, bar: Progress) -> Iterator[Outcome | tuple[Any, ...]]:
         size = readers.file_size(src.path)
-        parallel = (self.workers > 1 and sink is None and size >= PARALLEL_MIN_BYTES
+        # With a sink (the site build), a clean JSON Lines record is parsed again here from
+        # its bytes rather than pickled back from the worker: orjson is faster than pickle.
+        parallel = (self.workers > 1 and (sink is None or src.fmt == "jsonl") and size >= PARALLEL_MIN_BYTES
                     and src.fmt in ("jsonl", "parquet") and src.kind != "inspection_tasks")
         if not parallel:
             start = bar.done
@@ -263,8 +265,18 @@ class Validator:
             outcomes, lines, encoding = future.result()
             if part == part_list[0]:
                 src.encoding = encoding
+            blob = b""
+            if sink is not None:  # JSON Lines: the part's bytes, to hand the clean records to the sink
+                with open(src.path, "rb") as fh:
+                    fh.seek(part[0])
+                    blob = fh.read(part[1] - part[0])
             for item in outcomes:
                 if item.__class__ is tuple:  # a clean record: (line or row, byte offset, key), renumbered
+                    if sink is not None:
+                        at = item[1] - part[0]
+                        end = blob.find(b"\n", at)
+                        yield (item[0] + line_base, item[1], item[2], orjson.loads(blob[at:end if end >= 0 else len(blob)]))
+                        continue
                     yield (item[0] + (line_base if src.fmt == "jsonl" else row_base), item[1], item[2])
                     continue
                 o = item
@@ -296,12 +308,14 @@ class Validator:
                 stats.read += 1
                 if o.__class__ is tuple:
                     # Fast path for the clean records a worker sends back: only the key matters here.
-                    position, offset, key = o
+                    position, offset, key = o[:3]
                     if key is None or key not in seen:
                         if key is not None:
                             seen[key] = (file_index, position)
                         stats.accepted += 1
                         kstats.accepted += 1
+                        if sink is not None:
+                            sink(kind, o[3])
                         continue
                     # A duplicate: the full path reports it (its data is fetched again for the quarantine).
                     line, row = (position, None) if src.fmt == "jsonl" else (None, position)

@@ -366,9 +366,11 @@ def draw(frame: Path, task_id: str, department: str, items: tuple[str, ...], sam
               help="Reports of `liushuang audit` to publish under audit/.")
 @click.option("--search/--no-search", default=True, show_default=True, help="Build the Pagefind search index.")
 @click.option("--workers", type=int, help="Worker processes for rendering and indexing [default: all cores].")
+@click.option("--incremental/--full", default=True, show_default=True,
+              help="Reuse what did not change since the site already in OUTPUT (hard links; the old files are never modified).")
 @policy_option
 def build(data: Path, output: Path, build_date: str | None, site_url: str, progress: bool | None, audit_dir: Path | None,
-          search: bool, workers: int | None, policy_path: Path | None) -> None:
+          search: bool, workers: int | None, incremental: bool, policy_path: Path | None) -> None:
     """Build the public site from DATA: only valid, publishable records, personal data masked.
 
     Pages per decision, entity and task; lists per kind, year and department;
@@ -386,11 +388,13 @@ def build(data: Path, output: Path, build_date: str | None, site_url: str, progr
         raise UsageError(f"数据目录“{data}”不存在或不是目录")
     day = _build_day(build_date)
     report = build_site(data, output, _policy(policy_path), build_date=day, progress=progress, site_url=site_url,
-                        audit_dir=audit_dir, search=search, workers=workers, echo=lambda m: click.echo(m, err=True))
+                        audit_dir=audit_dir, search=search, workers=workers, incremental=incremental,
+                        echo=lambda m: click.echo(m, err=True))
     for kind, c in report.counts.items():
         withheld = "，".join(f"{k} {v}" for k, v in c["withheld"].items()) or "0"
         click.echo(f"{kind}: 输入 {c['input']} = 公开 {c['published']} + 不公开（{withheld}）+ 校验未通过 {c['rejected']}")
-    click.echo(f"已生成 {report.pages} 个页面 → {output}；本地查看：liushuang serve {output}")
+    reused = f"；与上次构建相同而直接沿用 {report.linked} 个页面、{len(report.search_reused)} 个搜索分片" if report.linked else ""
+    click.echo(f"已生成 {report.pages} 个页面{reused} → {output}；本地查看：liushuang serve {output}")
     sys.exit(0 if report.conserved else 1)
 
 
@@ -449,6 +453,28 @@ def diff(old: Path, new: Path, as_json: bool) -> None:
     for path in d.delete:
         click.echo(f"delete\t{path}")
     click.echo(f"# 上传 {len(d.upload)}，删除 {len(d.delete)}，未变 {d.unchanged}", err=True)
+
+
+@main.command()
+@click.argument("site", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.argument("dest", type=click.Path(file_okay=False, path_type=Path))
+def publish(site: Path, dest: Path) -> None:
+    """Publish a built SITE into the folder DEST, copying only what changed.
+
+    New and changed files are copied (each written aside, then renamed into
+    place), files gone from SITE are deleted from DEST, and DEST/manifest.json
+    is replaced last. For an S3-compatible bucket, feed `liushuang diff --json`
+    to your uploader instead (see ci/nightly.yml).
+
+    Example: liushuang publish site /var/www/shuanggongshi
+    """
+    from liushuang.generator import manifest
+
+    try:
+        d = manifest.publish(site, dest)
+    except FileNotFoundError as exc:
+        raise UsageError(str(exc)) from exc
+    click.echo(f"已发布到 {dest}：上传 {len(d.upload)}，删除 {len(d.delete)}，未变 {d.unchanged}")
 
 
 @main.command()

@@ -68,6 +68,16 @@ def test_free_text_is_scrubbed():
     assert "11010519491231002X" not in out["violation_facts"] and "13912345678" not in out["violation_facts"]
 
 
+def test_codes_are_not_taken_for_id_numbers():
+    """An all-digit USCC has the shape of an ID number: codes are published as they are, free text is still scrubbed."""
+    rec = penalty("P1", "2025-01-02", "2025-01-03")
+    assert rec["uscc"].isdigit() and len(rec["uscc"]) == 18
+    rec["violation_facts"] = f"当事人（{rec['uscc']}）"
+    out = pub().decide("penalties", rec)
+    assert out["uscc"] == rec["uscc"] and out["authority_uscc"] == rec["authority_uscc"]
+    assert rec["uscc"] not in out["violation_facts"]
+
+
 def test_masking_helpers():
     assert mask_id("21028119800101123X") == "210281********123X"
     assert mask_name("欧阳娜娜", "surname") == "欧***" and mask_name("王伟", "hide") == "自然人" and mask_name("王伟", "none") == "王伟"

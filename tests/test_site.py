@@ -189,8 +189,9 @@ def test_feeds_and_sitemap(tmp_path: Path, clean_dir: Path):
     urls = ET.parse(out / "sitemap.xml").getroot()
     assert len(urls) == len(pages)
     # Past the limit: an index of numbered sitemaps holding every URL once.
-    assert write_sitemap(out, "https://x/", limit=500) == len(pages)
+    written = write_sitemap(out, "https://x/", limit=500)
     index = ET.parse(out / "sitemap.xml").getroot()
+    assert written == [f"sitemap-{n}.xml" for n in range(1, len(index) + 1)] + ["sitemap.xml"]
     assert index.tag.endswith("sitemapindex") and len(index) == -(-len(pages) // 500)
     assert sum(len(ET.parse(out / f"sitemap-{n}.xml").getroot()) for n in range(1, len(index) + 1)) == len(pages)
     assert "Sitemap: https://gongshi.example.gov.cn/sitemap.xml" in (out / "robots.txt").read_text()

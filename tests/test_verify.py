@@ -226,3 +226,31 @@ def test_killed_build_leaves_the_previous_site_and_the_next_build_succeeds(tmp_p
     site.build(clean_dir, out, load_policy(), build_date=DAY)
     assert not building.exists() and verify.verify(out, clean_dir, load_policy()).ok
     assert manifest.load(out) == manifest.load(good_site)  # byte-identical to an uninterrupted build
+
+
+def test_incremental_rebuild_rewrites_only_what_changed(tmp_path: Path, good_site: Path, clean_dir: Path):
+    data = tmp_path / "data"
+    shutil.copytree(clean_dir, data)
+    out = tmp_path / "site"
+    shutil.copytree(good_site, out, copy_function=os.link)  # the published site, as the previous build
+    lines = (data / "licenses.jsonl").read_bytes().splitlines()
+    changed = orjson.loads(lines[0])
+    changed["content"] = "变更后的许可内容"
+    lines[0] = orjson.dumps(changed)
+    (data / "licenses.jsonl").write_bytes(b"\n".join(lines) + b"\n")
+    report = site.build(data, out, load_policy(), build_date=DAY)
+    assert report.linked > 0.9 * report.pages  # nearly every page reused as it was
+    d = manifest.diff(manifest.load(good_site), manifest.load(out))
+    page = record_path("licenses", changed["decision_number"]) + "index.html"
+    year = changed["decided_on"][:4]
+    assert page in d.upload
+    assert not [p for p in d.upload if p.startswith(("penalties/", "inspection_tasks/"))]
+    # Pagefind's files are named by content: the changed shard's old files are deleted, nothing else.
+    assert d.delete and all(p.startswith(f"pagefind/licenses-{year}/") for p in d.delete)
+    # Only the licence shard of that year was indexed again; the others were reused.
+    assert f"licenses-{year}" not in report.search_reused and "entities" in report.search_reused
+    # The incremental result is byte-identical to a full build of the same input.
+    full = tmp_path / "full"
+    site.build(data, full, load_policy(), build_date=DAY, incremental=False)
+    assert manifest.load(full) == manifest.load(out)
+    assert verify.verify(out, data, load_policy()).ok
