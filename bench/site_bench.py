@@ -116,20 +116,39 @@ def _pss(pid: int) -> int:
     return total
 
 
-def run_sampled(code: str, *args: str) -> tuple[dict, int]:
-    """Run ``code`` in a fresh interpreter; returns its JSON result and the peak PSS of its process tree."""
-    proc = subprocess.Popen([sys.executable, "-c", code, *args], stdout=subprocess.PIPE, text=True)
+STAGE_LINE = "… "  # how the build announces a stage on stderr (site.py, _Stages)
+
+
+def run_sampled(code: str, *args: str, stages: dict[str, int] | None = None) -> tuple[dict, int]:
+    """Run ``code`` in a fresh interpreter; returns its JSON result and the peak PSS of
+    its process tree. Its stderr is passed through; with ``stages``, the peak of each
+    stage it announces (a line starting "… ") is recorded there."""
+    proc = subprocess.Popen([sys.executable, "-c", code, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     peak = [0]
+    current = ["start"]
 
     def sample() -> None:
         while proc.poll() is None:
-            peak[0] = max(peak[0], _pss(proc.pid))
+            pss = _pss(proc.pid)
+            peak[0] = max(peak[0], pss)
+            if stages is not None:
+                stages[current[0]] = max(stages.get(current[0], 0), pss)
             time.sleep(1.0)
 
-    t = threading.Thread(target=sample, daemon=True)
-    t.start()
-    out, _ = proc.communicate()
-    t.join()
+    def relay() -> None:
+        assert proc.stderr is not None
+        for line in proc.stderr:
+            sys.stderr.write(line)
+            if line.startswith(STAGE_LINE):
+                current[0] = line[len(STAGE_LINE):].strip()
+
+    threads = [threading.Thread(target=sample, daemon=True), threading.Thread(target=relay, daemon=True)]
+    for t in threads:
+        t.start()
+    out = proc.stdout.read() if proc.stdout else ""
+    proc.wait()
+    for t in threads:
+        t.join()
     if proc.returncode:
         raise SystemExit(f"build failed with exit code {proc.returncode}")
     return json.loads(out.strip().splitlines()[-1]), peak[0]
@@ -196,7 +215,8 @@ def main() -> None:
     site = args.work / f"site-{args.entities}-{args.years}"
     shutil.rmtree(site, ignore_errors=True)
     print("building the site …", file=sys.stderr)
-    r, peak = run_sampled(BUILD, str(data), str(site))
+    stage_peaks: dict[str, int] = {}
+    r, peak = run_sampled(BUILD, str(data), str(site), stages=stage_peaks)
     out_files = out_bytes = 0
     for dirpath, _, names in os.walk(site):
         for name in names:
@@ -205,10 +225,11 @@ def main() -> None:
     decisions = sum(files.get(k, 0) for k in ("licenses", "penalties", "inspection_results"))
     print(f"\n## Site build: {args.entities:,} entities, {decisions:,} decision and result records "
           f"({sum(files.values()):,} records of all kinds)\n")
-    print("| stage | wall (s) |\n|---|---:|")
-    for stage, seconds in r["stages"].items():
-        print(f"| {stage} | {seconds:.1f} |")
-    print(f"| **total** | **{r['total_s']:.1f}** |")
+    print("| stage | wall (s) | peak PSS (GiB) |\n|---|---:|---:|")
+    peaks = [v for k, v in stage_peaks.items() if k != "start"]  # in the order the stages ran, like r["stages"]
+    for (stage, seconds), p in zip(r["stages"].items(), peaks + [0] * len(r["stages"])):
+        print(f"| {stage} | {seconds:.1f} | {p / 2**30:.2f} |")
+    print(f"| **total** | **{r['total_s']:.1f}** | **{peak / 2**30:.2f}** |")
     print(f"\npages: {r['pages']:,} ({r['pages'] / r['stages']['pages']:.0f} pages/s in the page stage, "
           f"{r['pages'] / r['total_s']:.0f} pages/s overall); search shards: {r['shards']}")
     print(f"output: {out_bytes / 2**30:.2f} GiB in {out_files:,} files")

@@ -50,12 +50,15 @@ def _write_kind(kind: str) -> list[dict[str, Any]]:
     root, store = shared()
     folder = root / "downloads"
     title = DATASETS[kind]
-    records = sorted(store.get(kind, []), key=lambda r: orjson.dumps(r, option=orjson.OPT_SORT_KEYS))
+    records = sorted(store.get(kind, []), key=lambda r: orjson.dumps(r, option=orjson.OPT_SORT_KEYS, default=formats.json_default))
     cols = [c for c in formats.columns(kind) if c.split(".")[0] not in NEVER and c not in CSV_SKIP.get(kind, set())]
     csv_path = folder / f"{kind}.csv"
     formats.write_csv(csv_path, kind, records, encoding="utf-8-sig", style="zh", cols=cols)
     formats.write_jsonl(folder / f"{kind}.jsonl", records)
     if records:
+        if kind == "inspection_tasks":  # the frame (tens of thousands of members) as one JSON text cell per task
+            records = [{**r, "frame": orjson.dumps(r["frame"], default=formats.json_default).decode() if r.get("frame") else None}
+                       for r in records]
         formats.write_parquet(folder / f"{kind}.parquet", kind, records)
     resources = []
     for path, fmt, media in ((csv_path, "csv", "text/csv"), (folder / f"{kind}.jsonl", "jsonl", "application/jsonl"),
@@ -93,4 +96,4 @@ def write_task_files(root: Path, tasks: list[dict[str, Any]]) -> None:
     folder = root / "downloads" / "tasks"
     folder.mkdir(parents=True, exist_ok=True)
     for task in tasks:
-        (folder / f"{slug(task['task_id'])}.json").write_bytes(orjson.dumps(task, option=orjson.OPT_SORT_KEYS) + b"\n")
+        (folder / f"{slug(task['task_id'])}.json").write_bytes(orjson.dumps(task, option=orjson.OPT_SORT_KEYS, default=formats.json_default) + b"\n")

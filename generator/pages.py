@@ -21,6 +21,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
+import orjson
 from jinja2 import Environment, PackageLoader, select_autoescape
 from markupsafe import Markup
 
@@ -52,6 +53,19 @@ def result_labels(codes: list[str]) -> str:
     return "；".join(f"{RESULT_CODES.get(c, c)}（{c}）" for c in codes)
 
 
+def write_new(path: Path, data: bytes) -> None:
+    """Write ``path`` as a new file. A file already there (a retried job's, or a
+    hard link to the previous site) is unlinked first, never written through:
+    writing into a hard-linked inode would change the published site."""
+    try:
+        fh = open(path, "xb")
+    except FileExistsError:
+        path.unlink()
+        fh = open(path, "xb")
+    with fh:
+        fh.write(data)
+
+
 class UnsafePath(ValueError):
     """A path derived from record data would leave the output directory."""
 
@@ -79,6 +93,30 @@ def display(value: Any) -> str:
     if value == "2099-12-31":
         return "长期"
     return str(value)
+
+
+def _fingerprint_default(obj: Any) -> Any:
+    from liushuang.formats import json_default
+
+    try:
+        return json_default(obj)
+    except TypeError:
+        return str(obj)
+
+
+@functools.cache
+def templates_digest() -> str:
+    """SHA-256 of liushuang's version and every template: a new release or template re-renders every page."""
+    from importlib import resources
+
+    from liushuang import __version__
+
+    h = hashlib.sha256(__version__.encode())
+    folder = resources.files("liushuang.site").joinpath("templates")
+    for name in sorted(p.name for p in folder.iterdir()):
+        h.update(name.encode())
+        h.update(folder.joinpath(name).read_bytes())
+    return h.hexdigest()
 
 
 @functools.cache
@@ -116,13 +154,17 @@ class Previous:
 
     def link(self, relative: str, entry: dict[str, Any], target: Path) -> bool:
         old = self.files.get(relative)
-        if old != entry:
+        if old is None or old["sha256"] != entry["sha256"] or old["size"] != entry["size"]:
             return False
         source = self.root / relative
         try:
             if os.stat(source).st_size != entry["size"]:  # changed on disk since that build: do not propagate it
                 return False
-            os.link(source, target)
+            try:
+                os.link(source, target)
+            except FileExistsError:  # a retried job's file
+                target.unlink()
+                os.link(source, target)
         except OSError:
             return False
         return True
@@ -165,11 +207,13 @@ class SiteData:
     @cached_property
     def by_entity(self) -> dict[str, dict[str, list[dict[str, Any]]]]:
         """USCC → kind → records, for every entity with something published."""
-        out: dict[str, dict[str, list[dict[str, Any]]]] = defaultdict(lambda: defaultdict(list))
-        for kind in ("licenses", "penalties", "inspection_results"):
+        # Plain dicts (not defaultdicts of lambdas): SiteData is pickled to Dask workers.
+        out: dict[str, dict[str, list[dict[str, Any]]]] = {}
+        kinds = ("licenses", "penalties", "inspection_results")
+        for kind in kinds:
             for rec in self.store[kind]:
                 if rec.get("uscc"):
-                    out[rec["uscc"]][kind].append(rec)
+                    out.setdefault(rec["uscc"], {k: [] for k in kinds})[kind].append(rec)
         return out
 
     @cached_property
@@ -188,10 +232,10 @@ class SiteData:
     @cached_property
     def departments(self) -> dict[str, dict[str, list[dict[str, Any]]]]:
         """Department → kind → records (newest first)."""
-        out: dict[str, dict[str, list[dict[str, Any]]]] = defaultdict(lambda: defaultdict(list))
+        out: dict[str, dict[str, list[dict[str, Any]]]] = {}
         for kind, records in self.sorted.items():
             for r in records:
-                out[r.get(DEPARTMENT_FIELD[kind]) or "未注明"][kind].append(r)
+                out.setdefault(r.get(DEPARTMENT_FIELD[kind]) or "未注明", {}).setdefault(kind, []).append(r)
         return out
 
     @cached_property
@@ -220,20 +264,30 @@ class Writer:
         self.linked = 0  # pages identical to the previous build's: hard-linked, not rewritten
         self.files: dict[str, dict[str, Any]] = {}  # manifest entries of the pages written, hashed once, here
 
-    def page(self, relative: str, template: str, **context: Any) -> None:
+    def page(self, relative: str, template: str, *, dated: bool = False, **context: Any) -> None:
         path = safe_join(self.root, relative) / "index.html" if relative else self.root / "index.html"
         path.parent.mkdir(parents=True, exist_ok=True)
+        name = f"{relative}/index.html" if relative else "index.html"
+        self.pages += 1
+        # What the page is made of: the template set, the context, and the build date only if shown.
+        # A page whose inputs equal the previous build's is that page: link it without rendering.
+        inputs = hashlib.sha256(orjson.dumps([templates_digest(), template, relative, self.common["narrative"],
+                                              self.common["build_date"] if dated else None, context], default=_fingerprint_default)).hexdigest()
+        if self.previous is not None:
+            old = self.previous.files.get(name)
+            if old is not None and old.get("input") == inputs and self.previous.link(name, old, path):
+                self.files[name] = old
+                self.linked += 1
+                return
         depth = len(relative.split("/")) if relative else 0  # the page is relative/index.html
         # The relative root is markup-safe by construction; marking it so spares an escape per link.
-        data = self.env.get_template(template).render(root=Markup("../" * depth), **self.common, **context).encode("utf-8")
-        self.pages += 1
-        name = f"{relative}/index.html" if relative else "index.html"
-        entry = {"sha256": hashlib.sha256(data).hexdigest(), "size": len(data)}
+        data = self.env.get_template(template).render(root=Markup("../" * depth), dated=dated, **self.common, **context).encode("utf-8")
+        entry = {"sha256": hashlib.sha256(data).hexdigest(), "size": len(data), "input": inputs}
         self.files[name] = entry
         if self.previous is not None and self.previous.link(name, entry, path):
             self.linked += 1
             return
-        path.write_bytes(data)
+        write_new(path, data)
 
 
 # --- page jobs: each renders a slice and returns its page count -------------------------------
@@ -277,7 +331,7 @@ def _task_file(task_id: str) -> str:
 
 
 def _entity(w: Writer, data: SiteData, uscc: str) -> None:
-    groups = data.by_entity.get(uscc) or defaultdict(list)
+    groups = data.by_entity.get(uscc) or {"licenses": [], "penalties": [], "inspection_results": []}
     sections = [
         {"id": "licenses", "title": "行政许可", "headers": ["决定文书号", "许可内容", "许可机关", "决定日期"],
          "rows": [{"href": record_path("licenses", r["decision_number"]),
@@ -386,6 +440,7 @@ def warm(data: SiteData) -> None:
     env = environment()
     for name in env.list_templates():
         env.get_template(name)
+    templates_digest()
     for name in ("sorted", "tasks", "items", "results_by_task", "names", "by_entity", "entity_keys", "entity_set", "entities",
                  "departments", "years"):
         getattr(data, name)

@@ -40,6 +40,7 @@ from typing import Any
 
 import orjson
 
+from liushuang.parallel import current_engine, fork_map, shared
 from liushuang.urls import slug
 
 SHEET_SIZE = 50          # records per search document
@@ -206,6 +207,7 @@ def _reuse(shard: Shard, out: Path, previous: Any) -> bool:
     if not record or record.get("fingerprint") != shard.fingerprint:
         return False
     source, target = previous.root / "pagefind" / shard.name, out / "pagefind" / shard.name
+    shutil.rmtree(target, ignore_errors=True)
     try:
         for dirpath, _, names in os.walk(source):
             rel = Path(dirpath).relative_to(source)
@@ -225,10 +227,12 @@ def _index(shard: Shard, work: Path, out: Path, previous: Any = None) -> dict[st
         shard.reused = True
         return shard.record()
     src = work / shard.name
+    shutil.rmtree(src, ignore_errors=True)  # a retried task starts clean
     src.mkdir(parents=True)
     for name, text in sheets:
         (src / name).write_text(text, encoding="utf-8")
     target = out / "pagefind" / shard.name
+    shutil.rmtree(target, ignore_errors=True)
     cmd = [*pagefind_command(), "--site", str(src), "--output-path", str(target), "--force-language", "zh-cn", "--quiet"]
     proc = subprocess.run(cmd, capture_output=True, text=True)
     if proc.returncode != 0:
@@ -240,6 +244,14 @@ def _index(shard: Shard, work: Path, out: Path, previous: Any = None) -> dict[st
     return shard.record()
 
 
+def _index_job(i: int) -> tuple[str, bool]:
+    """One shard on a Dask worker; its fingerprint and reuse travel back to the client."""
+    shards, work, out, previous = shared()
+    shard = shards[i]
+    _index(shard, work, out, previous)
+    return shard.fingerprint, shard.reused
+
+
 def build_search(out: Path, work: Path, docs: Iterable[Doc], *, shard_records: int = SHARD_RECORDS, workers: int = 2,
                  on_shard: Callable[[str], None] | None = None, previous: Any = None) -> tuple[list[dict[str, Any]], list[str]]:
     """Index ``docs`` into Pagefind bundles under OUT/pagefind and describe them in
@@ -249,12 +261,17 @@ def build_search(out: Path, work: Path, docs: Iterable[Doc], *, shard_records: i
     work.mkdir(parents=True, exist_ok=True)
     # Largest shards first so two workers finish together.
     order = sorted(shards, key=lambda s: -len(s.docs))
-    with ThreadPoolExecutor(max(1, workers)) as pool:
-        futures = {s.name: pool.submit(_index, s, work, out, previous) for s in order}
-        for s in order:
-            futures[s.name].result()
-            if on_shard:
-                on_shard(s.name)
+    if current_engine() is not None:  # a Dask cluster: one task per shard, each running its own Pagefind
+        done = fork_map(_index_job, list(range(len(order))), (order, work, out, previous), parallel=True)
+        for s, (fingerprint, reused) in zip(order, done):
+            s.fingerprint, s.reused = fingerprint, reused
+    else:
+        with ThreadPoolExecutor(max(1, workers)) as pool:
+            futures = {s.name: pool.submit(_index, s, work, out, previous) for s in order}
+            for s in order:
+                futures[s.name].result()
+                if on_shard:
+                    on_shard(s.name)
     shutil.rmtree(work, ignore_errors=True)
     records = [s.record() for s in shards]
     (out / "search").mkdir(parents=True, exist_ok=True)

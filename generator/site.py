@@ -20,6 +20,7 @@ import datetime as dt
 import os
 import re
 import shutil
+import subprocess
 import time
 from collections import defaultdict
 from collections.abc import Callable, Iterator
@@ -32,6 +33,7 @@ from typing import Any
 import orjson
 
 from liushuang import schemas
+from liushuang.formats import RawJSON
 from liushuang.parallel import fork_map
 from liushuang.policy import Policy
 
@@ -85,9 +87,9 @@ def build(data_dir: str | Path, out: str | Path, policy: Policy, *, build_date: 
     store: dict[str, list[dict[str, Any]]] = {k: [] for k in STORE_KINDS}
 
     def sink(kind: str, rec: dict[str, Any]) -> None:
-        public = publisher.decide(kind, rec)
-        if public is not None and kind in store:
-            store[kind].append(public)
+        public = publisher.decide(kind, rec, form=kind in store)
+        if public is not None:
+            store[kind].append(_compact(kind, public))
 
     with stage("validate", "校验并确定公开范围"):
         validation = Validator(policy, progress=progress).validate_dir(data_dir, sink=sink)
@@ -226,7 +228,7 @@ def _replace(new: Path, out: Path) -> None:
     even for a moment. Elsewhere OUT is renamed aside first; if the process dies
     between the two renames, the next build puts the previous site back."""
     if out.exists() and _exchange(new, out):
-        shutil.rmtree(new)
+        _discard(new)  # now holds the previous site
         return
     old = out.parent / f".{out.name}.previous-{os.getpid()}"
     if out.exists():
@@ -234,6 +236,18 @@ def _replace(new: Path, out: Path) -> None:
     new.rename(out)
     if old.exists():
         shutil.rmtree(old)
+
+
+def _discard(folder: Path) -> None:
+    """Delete a replaced site. A city's site is a million files: deleting them takes
+    minutes, and the new site is already in place, so a detached ``rm -rf`` does it
+    in the background. Should that be killed, the next build removes the rest."""
+    rm = shutil.which("rm")
+    if rm and os.name == "posix":
+        subprocess.Popen([rm, "-rf", "--", str(folder)], start_new_session=True, stdin=subprocess.DEVNULL,
+                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    else:
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def _recover(out: Path) -> None:
@@ -274,6 +288,16 @@ def _site_links(root: Path, html: str) -> str:
         return f'<a href="../{path}">{m.group(2)}</a>' if (root / path / "index.html").is_file() else m.group(2)
 
     return _ROOT_LINK.sub(fix, html)
+
+
+def _compact(kind: str, rec: dict[str, Any]) -> dict[str, Any]:
+    """A task's frame lists every entity it was drawn from (tens of thousands): no page
+    shows them, only the downloads do. Kept as serialised JSON, a
+    city's frames take a sixth of the memory they take as Python objects (formats.RawJSON)."""
+    frame = rec.get("frame") if kind == "inspection_tasks" else None
+    if isinstance(frame, dict) and isinstance(frame.get("members"), list):
+        rec = {**rec, "frame": {**frame, "members": RawJSON(orjson.dumps(frame["members"]))}}
+    return rec
 
 
 def _statistics(store: dict[str, list[dict[str, Any]]]) -> dict[str, Any]:

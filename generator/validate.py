@@ -37,6 +37,7 @@ import referencing
 from referencing.jsonschema import DRAFT202012
 
 from liushuang import schemas
+from liushuang.parallel import RETRIES, current_engine
 from liushuang.policy import Policy, load_policy
 from liushuang.progress import Progress
 
@@ -137,6 +138,13 @@ _WORKER: tuple[Schemas, dict[str, str]] | None = None
 def _init_worker(known_regions: dict[str, str]) -> None:
     global _WORKER
     _WORKER = (Schemas(), known_regions)
+
+
+def _assess_part_anywhere(src: readers.SourceFile, part: Any, known_regions: dict[str, str]) -> tuple[list[Any], int, str]:
+    """_assess_part on a Dask worker, which has no pool initializer: set up on first use."""
+    if _WORKER is None or _WORKER[1] != known_regions:
+        _init_worker(known_regions)
+    return _assess_part(src, part)
 
 
 def _assess_part(src: readers.SourceFile, part: Any) -> tuple[list[Outcome | tuple[Any, ...]], int, str]:
@@ -241,7 +249,8 @@ class Validator:
         size = readers.file_size(src.path)
         # With a sink (the site build), a clean JSON Lines record is parsed again here from
         # its bytes rather than pickled back from the worker: orjson is faster than pickle.
-        parallel = (self.workers > 1 and (sink is None or src.fmt == "jsonl") and size >= PARALLEL_MIN_BYTES
+        on_cluster = current_engine() is not None  # on a Dask cluster every file goes out in parts
+        parallel = ((self.workers > 1 or on_cluster) and (sink is None or src.fmt == "jsonl") and size >= (0 if on_cluster else PARALLEL_MIN_BYTES)
                     and src.fmt in ("jsonl", "parquet") and src.kind != "inspection_tasks")
         if not parallel:
             start = bar.done
@@ -251,7 +260,8 @@ class Validator:
                 yield assess(src.kind, raw, self.compiled, self.policy.known_regions)
             bar.advance(start + size - bar.done)
             return
-        if self._pool is None:
+        client = current_engine()
+        if self._pool is None and client is None:
             self._pool = ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context("fork"),
                                              initializer=_init_worker, initargs=(self.policy.known_regions,))
         part_list = readers.parts(src, PART_BYTES)
@@ -260,7 +270,11 @@ class Validator:
             src.columns = readers.parquet_columns(src)
         line_base = 0
         row_base = 0
-        futures = [self._pool.submit(_assess_part, task, part) for part in part_list]
+        if client is not None:  # a Dask cluster: each part is a task, retried if its worker dies
+            futures = [client.submit(_assess_part_anywhere, task, part, self.policy.known_regions, pure=False, retries=RETRIES)
+                       for part in part_list]
+        else:
+            futures = [self._pool.submit(_assess_part, task, part) for part in part_list]
         for part, future in zip(part_list, futures):
             outcomes, lines, encoding = future.result()
             if part == part_list[0]:

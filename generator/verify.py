@@ -22,6 +22,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import gzip
+import hashlib
 import io
 import posixpath
 import re
@@ -171,8 +172,10 @@ def _expected(data: Path, policy: Policy, build_date: dt.date) -> tuple[_Expecte
 
 # --- scanning the output (forked workers) ---------------------------------------------------
 
-def _text_of(root: Path, path: str) -> str:
+def _text_of(root: Path, path: str, hashes: dict[str, tuple[str, int]] | None = None) -> str:
     raw = (root / path).read_bytes()
+    if hashes is not None:
+        hashes[path] = (hashlib.sha256(raw).hexdigest(), len(raw))
     if path.endswith(".parquet"):
         import pyarrow.parquet as pq
 
@@ -196,9 +199,10 @@ def _scan(paths: list[str]) -> dict[str, Any]:
     entity_links: set[tuple[str, str]] = set()  # (entity page dir, linked record dir)
     titles: dict[str, str] = {}             # record page dir -> h1 text
     anchors: set[str] = set()               # search anchors
+    hashes: dict[str, tuple[str, int]] = {}  # for the manifest check: each file is read once
     links = 0
     for path in paths:
-        text = _text_of(root, path)
+        text = _text_of(root, path, hashes)
         for what in _personal(text):
             findings.append(("personal-data", path, what))
         if path.endswith(".pf_fragment"):
@@ -240,7 +244,8 @@ def _scan(paths: list[str]) -> dict[str, Any]:
                 findings.append(("broken-link", path, href))
                 continue
             linked.add(resolved)
-    return {"findings": findings, "linked": linked, "entity_links": entity_links, "titles": titles, "anchors": anchors, "links": links}
+    return {"findings": findings, "linked": linked, "entity_links": entity_links, "titles": titles, "anchors": anchors, "links": links,
+            "hashes": hashes}
 
 
 def _download_keys(root: Path, kind: str) -> dict[str, set[str]]:
@@ -284,24 +289,10 @@ def verify(site: str | Path, data: str | Path, policy: Policy, *, build_date: dt
     exp, n_input = _expected(data, policy, build_date)
     report.checked["input records"] = n_input
 
-    say("2/4 核对 manifest.json")
     files_on_disk = manifest.site_files(site)
-    try:
-        listed = manifest.load(site)
-    except FileNotFoundError as e:
-        report.add("manifest-mismatch", manifest.NAME, str(e))
-        listed = {}
-    actual = manifest.compute(site)
-    for path in sorted(set(listed) | set(actual)):
-        if path not in actual:
-            report.add("manifest-mismatch", path, "清单中有，但文件不存在")
-        elif path not in listed:
-            report.add("manifest-mismatch", path, "文件存在，但不在清单中")
-        elif listed[path]["sha256"] != actual[path]["sha256"] or listed[path]["size"] != actual[path]["size"]:
-            report.add("manifest-mismatch", path, "内容与清单中的 SHA-256 不符")
     report.checked["files"] = len(files_on_disk)
 
-    say(f"3/4 扫描 {len(files_on_disk)} 个文件（个人信息、链接、搜索索引）")
+    say(f"2/4 扫描 {len(files_on_disk)} 个文件（个人信息、链接、搜索索引、SHA-256）")
     files = frozenset(files_on_disk)
     size = max(200, len(files_on_disk) // 64)
     chunks = [files_on_disk[i:i + size] for i in range(0, len(files_on_disk), size)]
@@ -318,6 +309,23 @@ def verify(site: str | Path, data: str | Path, policy: Policy, *, build_date: dt
         titles.update(part["titles"])
         anchors |= part["anchors"]
     report.checked["internal links"] = sum(p["links"] for p in parts)
+
+    say("3/4 核对 manifest.json")
+    actual: dict[str, tuple[str, int]] = {}
+    for part in parts:
+        actual.update(part["hashes"])
+    try:
+        listed = manifest.load(site)
+    except FileNotFoundError as e:
+        report.add("manifest-mismatch", manifest.NAME, str(e))
+        listed = {}
+    for path in sorted(set(listed) | set(actual)):
+        if path not in actual:
+            report.add("manifest-mismatch", path, "清单中有，但文件不存在")
+        elif path not in listed:
+            report.add("manifest-mismatch", path, "文件存在，但不在清单中")
+        elif (listed[path]["sha256"], listed[path]["size"]) != actual[path]:
+            report.add("manifest-mismatch", path, "内容与清单中的 SHA-256 不符")
 
     say("4/4 逐条核对应公开与不应公开的记录")
     import html as html_lib

@@ -9,6 +9,8 @@ from __future__ import annotations
 import datetime as dt
 import os
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import click
@@ -36,6 +38,38 @@ policy_option = click.option("--policy", "policy_path", type=click.Path(dir_okay
                              help="TOML file overriding the default policy values.")
 
 
+def engine_options(fn):
+    fn = click.option("--engine", type=click.Choice(["local", "dask"]), default="local", show_default=True,
+                      help="Where the parallel work runs: this machine's cores, or a Dask cluster.")(fn)
+    return click.option("--scheduler", help="Dask scheduler address [default: $LIUSHUANG_DASK_SCHEDULER or "
+                        "$DASK_SCHEDULER_ADDRESS; else a LocalCluster on this machine].")(fn)
+
+
+@contextmanager
+def _engine(name: str, scheduler: str | None) -> Iterator[None]:
+    """Run the block's parallel work on the chosen engine (liushuang/parallel.py)."""
+    if name == "local":
+        yield
+        return
+    from liushuang import parallel
+
+    try:
+        client = parallel.dask_client(scheduler)
+    except ImportError as exc:
+        raise UsageError("--engine dask 需要 dask.distributed：pip install 'dask[distributed]'") from exc
+    except OSError as exc:
+        raise UsageError(f"无法连接 Dask 调度器 {scheduler}：{exc}") from exc
+    click.echo(f"Dask 集群：{len(client.scheduler_info()['workers'])} 个 worker（{client.scheduler.address}）", err=True)
+    try:
+        with parallel.engine(client):
+            yield
+    finally:
+        cluster = client.cluster if not scheduler else None
+        client.close()
+        if cluster is not None:
+            cluster.close()
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="liushuang")
 def main() -> None:
@@ -49,9 +83,10 @@ def main() -> None:
               help="Directory for rejected records with their reasons [default: DATA/../quarantine].")
 @click.option("--max-issues", default=30, show_default=True, help="Issues listed in the table report.")
 @click.option("--progress/--no-progress", default=None, help="Progress bar [default: only on a terminal].")
+@engine_options
 @policy_option
 def validate(data: Path, as_json: bool, quarantine: Path | None, max_issues: int, progress: bool | None,
-             policy_path: Path | None) -> None:
+             engine: str, scheduler: str | None, policy_path: Path | None) -> None:
     """Validate every record in DATA against the schemas and rules.
 
     DATA holds <kind>.<ext> files or <kind>/ folders (ext: jsonl, json, csv,
@@ -64,7 +99,8 @@ def validate(data: Path, as_json: bool, quarantine: Path | None, max_issues: int
 
     quarantine = quarantine or data.resolve().parent / "quarantine"
     try:
-        report = Validator(_policy(policy_path), quarantine_dir=quarantine, progress=progress).validate_dir(data)
+        with _engine(engine, scheduler):
+            report = Validator(_policy(policy_path), quarantine_dir=quarantine, progress=progress).validate_dir(data)
     except ValueError as exc:
         raise UsageError(str(exc)) from exc
     if as_json:
@@ -162,7 +198,7 @@ def _audit_options(fn):
                       help="Exit 1 when a finding reaches this grade (for CI).")(fn)
     fn = click.option("--site-url", default="/", show_default=True, help="Base URL of the public site, for record links.")(fn)
     fn = click.option("--progress/--no-progress", default=None, help="Progress bar [default: only on a terminal].")(fn)
-    return policy_option(fn)
+    return engine_options(policy_option(fn))
 
 
 def _as_of(value: str | None) -> dt.date | None:
@@ -189,7 +225,8 @@ def _build_day(value: str | None) -> dt.date:
 
 def _run_audits(names: list[str], index: bool, data: Path, output: Path, fail_on: str | None, site_url: str,
                 progress: bool | None, policy_path: Path | None, as_of: str | None = None, calendars: tuple[Path, ...] = (),
-                resamples: int = 999, seed: int = 0, groups: tuple[Path, ...] = ()) -> None:
+                resamples: int = 999, seed: int = 0, groups: tuple[Path, ...] = (), engine: str = "local",
+                scheduler: str | None = None) -> None:
     from liushuang.audit import run
 
     if not data.is_dir():
@@ -197,12 +234,13 @@ def _run_audits(names: list[str], index: bool, data: Path, output: Path, fail_on
     policy = _policy(policy_path)
     reports = []
     try:
-        if "draws" in names:
-            reports.append(run.draws_report(data, policy, resamples=resamples, seed=seed, groups=groups,
-                                            site_url=site_url, progress=progress))
-        if "deadlines" in names:
-            reports.append(run.deadlines_report(data, policy, calendar_files=calendars, as_of=_as_of(as_of),
+        with _engine(engine, scheduler):
+            if "draws" in names:
+                reports.append(run.draws_report(data, policy, resamples=resamples, seed=seed, groups=groups,
                                                 site_url=site_url, progress=progress))
+            if "deadlines" in names:
+                reports.append(run.deadlines_report(data, policy, calendar_files=calendars, as_of=_as_of(as_of),
+                                                    site_url=site_url, progress=progress))
     except (OSError, ValueError) as exc:
         raise UsageError(str(exc)) from exc
     for report in reports:
@@ -368,9 +406,10 @@ def draw(frame: Path, task_id: str, department: str, items: tuple[str, ...], sam
 @click.option("--workers", type=int, help="Worker processes for rendering and indexing [default: all cores].")
 @click.option("--incremental/--full", default=True, show_default=True,
               help="Reuse what did not change since the site already in OUTPUT (hard links; the old files are never modified).")
+@engine_options
 @policy_option
 def build(data: Path, output: Path, build_date: str | None, site_url: str, progress: bool | None, audit_dir: Path | None,
-          search: bool, workers: int | None, incremental: bool, policy_path: Path | None) -> None:
+          search: bool, workers: int | None, incremental: bool, engine: str, scheduler: str | None, policy_path: Path | None) -> None:
     """Build the public site from DATA: only valid, publishable records, personal data masked.
 
     Pages per decision, entity and task; lists per kind, year and department;
@@ -387,9 +426,10 @@ def build(data: Path, output: Path, build_date: str | None, site_url: str, progr
     if not data.is_dir():
         raise UsageError(f"数据目录“{data}”不存在或不是目录")
     day = _build_day(build_date)
-    report = build_site(data, output, _policy(policy_path), build_date=day, progress=progress, site_url=site_url,
-                        audit_dir=audit_dir, search=search, workers=workers, incremental=incremental,
-                        echo=lambda m: click.echo(m, err=True))
+    with _engine(engine, scheduler):
+        report = build_site(data, output, _policy(policy_path), build_date=day, progress=progress, site_url=site_url,
+                            audit_dir=audit_dir, search=search, workers=workers, incremental=incremental,
+                            echo=lambda m: click.echo(m, err=True))
     for kind, c in report.counts.items():
         withheld = "，".join(f"{k} {v}" for k, v in c["withheld"].items()) or "0"
         click.echo(f"{kind}: 输入 {c['input']} = 公开 {c['published']} + 不公开（{withheld}）+ 校验未通过 {c['rejected']}")
@@ -514,7 +554,7 @@ def rules() -> None:
 @click.argument("out", type=click.Path(file_okay=False, path_type=Path), default="liushuang-demo")
 @click.option("--entities", default=2000, show_default=True, help="Size of the synthetic city.")
 def demo(out: Path, entities: int) -> None:
-    """Run the whole job on built-in synthetic data: synthesise, validate, audit, build the site.
+    """Run the whole job on built-in synthetic data: synthesise, validate, audit, build and verify the site.
 
     Example: liushuang demo liushuang-demo
     """
@@ -525,13 +565,13 @@ def demo(out: Path, entities: int) -> None:
 
     data = out / "data"
     config = SynthConfig(entities=entities)
-    click.echo(f"1/4 生成合成数据（{entities} 个市场主体，截至 {config.until}）→ {data}")
+    click.echo(f"1/5 生成合成数据（{entities} 个市场主体，截至 {config.until}）→ {data}")
     write_dataset(generate(config), data)
-    click.echo("2/4 校验全部记录")
+    click.echo("2/5 校验全部记录")
     report = Validator(quarantine_dir=out / "quarantine").validate_dir(data)
     click.echo(report.render_text(10))
     click.echo("")
-    click.echo("3/4 审计：双随机抽取与履职期限")
+    click.echo("3/5 审计：双随机抽取与履职期限")
     audits = [run.draws_report(data, load_policy()), run.deadlines_report(data, load_policy(), as_of=config.until)]
     for a in audits:
         a.write(out / "audit")
@@ -539,12 +579,18 @@ def demo(out: Path, entities: int) -> None:
     for a in audits:
         counts = {g: sum(1 for f in a.findings if f.grade == g) for g in ("high", "medium", "low", "info")}
         click.echo(f"{a.title}：严重 {counts['high']}，中等 {counts['medium']}，轻微 {counts['low']}，提示 {counts['info']}")
-    click.echo("4/4 生成公开网站")
+    click.echo("4/5 生成公开网站")
     from liushuang.generator.site import build as build_site
 
     built = build_site(data, out / "site", load_policy(), build_date=config.until, audit_dir=out / "audit",
                        echo=lambda m: click.echo(f"  {m}", err=True))
     click.echo(f"已生成 {built.pages} 个页面")
+    click.echo("5/5 核对网站与数据（liushuang verify）")
+    from liushuang.generator.verify import verify as run_verify
+
+    checked = run_verify(out / "site", data, load_policy())
+    click.echo("一致：每条应公开的记录都在页面、主体页、搜索和下载中，不应公开的一条也没有。" if checked.ok
+               else checked.render_text(5))
     click.echo("")
     click.echo(f"审计报告：{index}")
     click.echo(f"公开网站：liushuang serve {out / 'site'}  然后打开 http://127.0.0.1:8000/")

@@ -1,18 +1,28 @@
-"""Map a function over jobs in forked worker processes that share one object.
+"""Map a function over jobs that share one large read-only object: in forked
+worker processes on this machine, or on a Dask cluster.
 
-The audits' heavy loops (re-deriving draws, Monte Carlo re-runs) read one large
+The audits' heavy loops (re-deriving draws, Monte Carlo re-runs) and the
+site's stages (pages, downloads, search shards, verification) read one large
 read-only object. Forked workers inherit it instead of receiving it pickled.
+Under ``engine(client)`` the same calls run on a ``dask.distributed`` cluster:
+the object is scattered once to every worker, the jobs are mapped as tasks
+(retried if a worker dies), and the results come back in job order, so the
+output does not depend on the engine.
 """
 
 from __future__ import annotations
 
+import gc
 import multiprocessing
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
+from contextlib import contextmanager
 from typing import Any
 
 _SHARED: Any = None
+_ENGINE: Any = None  # a distributed.Client while a Dask engine is active
+RETRIES = 3          # a task whose worker died is run again this many times
 
 
 def shared() -> Any:
@@ -20,17 +30,68 @@ def shared() -> Any:
     return _SHARED
 
 
+def current_engine() -> Any:
+    """The active Dask client, or None for this machine's cores."""
+    return _ENGINE
+
+
+@contextmanager
+def engine(client: Any) -> Iterator[Any]:
+    """Run every fork_map inside the block on the Dask cluster of ``client``."""
+    global _ENGINE
+    previous, _ENGINE = _ENGINE, client
+    try:
+        yield client
+    finally:
+        _ENGINE = previous
+
+
+def _call(fn: Callable[[Any], Any], job: Any, data: Any) -> Any:
+    """A job on a Dask worker: the scattered object is this process's shared object."""
+    global _SHARED
+    _SHARED = data
+    return fn(job)
+
+
 def fork_map(fn: Callable[[Any], Any], jobs: Sequence[Any], data: Any, *, parallel: bool, workers: int | None = None) -> list[Any]:
     """``[fn(job) for job in jobs]`` with ``shared()`` returning ``data``; in
-    forked processes when ``parallel`` and more than one core. The results and
-    their order do not depend on the number of workers."""
+    forked processes when ``parallel`` and more than one core, or on the
+    active Dask engine. The results and their order do not depend on the
+    number of workers or on the engine."""
     global _SHARED
+    if _ENGINE is not None and jobs:
+        ref = _ENGINE.scatter(data, broadcast=True, hash=False)
+        try:
+            futures = _ENGINE.map(_call, [fn] * len(jobs), list(jobs), [ref] * len(jobs), pure=False, retries=RETRIES)
+            return _ENGINE.gather(futures)
+        finally:
+            del ref
     workers = workers or os.cpu_count() or 1
     _SHARED = data
     try:
         if parallel and workers > 1:
-            with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork")) as pool:
-                return list(pool.map(fn, jobs))
+            # Objects created before the fork are left out of the children's garbage
+            # collections, which would otherwise touch (and so copy) every page of them.
+            gc.freeze()
+            try:
+                with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork")) as pool:
+                    return list(pool.map(fn, jobs))
+            finally:
+                gc.unfreeze()
         return [fn(job) for job in jobs]
     finally:
         _SHARED = None
+
+
+def dask_client(address: str | None = None, *, workers: int | None = None) -> Any:
+    """A client of the scheduler at ``address`` (or $LIUSHUANG_DASK_SCHEDULER, or
+    $DASK_SCHEDULER_ADDRESS); without one, a LocalCluster of single-threaded
+    worker processes on this machine."""
+    from distributed import Client, LocalCluster
+
+    address = address or os.environ.get("LIUSHUANG_DASK_SCHEDULER") or os.environ.get("DASK_SCHEDULER_ADDRESS")
+    if address:
+        return Client(address)
+    cluster = LocalCluster(n_workers=workers or os.cpu_count() or 1, threads_per_worker=1, processes=True,
+                           dashboard_address=None)
+    return Client(cluster)

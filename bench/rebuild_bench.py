@@ -1,0 +1,121 @@
+"""Benchmark: the nightly rebuild and `verify` at city scale (issue 6).
+
+    python bench/site_bench.py --keep      # first: the city and its built site
+    python bench/rebuild_bench.py          # then: change 1 % of the records, rebuild, diff, verify
+
+Takes the city dataset and the site `site_bench.py --keep` left in --work,
+copies the data with 1 % of the decision and result records changed (a text
+field edited: the kind of correction a nightly export carries), hard-links the
+built site into a scratch folder as the "previous build", and rebuilds
+incrementally into it, reporting per-stage times, how many pages were written
+and how many reused, how many search shards were indexed again, and what
+`liushuang diff` would upload and delete. Then runs `liushuang verify` on the
+rebuilt site. Both in fresh processes, with the peak PSS of their process
+trees. Targets (issue 6): rebuild <= 60 s with only changed files rewritten;
+verify <= 5 minutes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from site_bench import run_sampled
+
+CHANGED = {"licenses": "content", "penalties": "penalty_content", "inspection_results": "result_text"}
+
+REBUILD = r"""
+import datetime as dt, json, sys, time
+from pathlib import Path
+from liushuang.policy import load_policy
+from liushuang.generator.site import build
+t0 = time.perf_counter()
+report = build(Path(sys.argv[1]), Path(sys.argv[2]), load_policy(), build_date=dt.date(2026, 11, 30), progress=False,
+               echo=lambda m: print(m, file=sys.stderr, flush=True))
+print(json.dumps({"stages": report.stages, "pages": report.pages, "linked": report.linked, "total_s": time.perf_counter() - t0,
+                  "shards": len(report.search_shards), "reused": len(report.search_reused)}))
+"""
+
+VERIFY = r"""
+import json, sys, time
+from pathlib import Path
+from liushuang.policy import load_policy
+from liushuang.generator.verify import verify
+t0 = time.perf_counter()
+r = verify(Path(sys.argv[1]), Path(sys.argv[2]), load_policy(), echo=lambda m: print(m, file=sys.stderr, flush=True))
+print(json.dumps({"ok": r.ok, "findings": len(r.findings), "checked": r.checked, "total_s": time.perf_counter() - t0}))
+"""
+
+
+def change(src: Path, dst: Path, share: float, seed: int) -> int:
+    """Copy the dataset, editing ``share`` of the decision and result records."""
+    rng = random.Random(seed)
+    dst.mkdir(parents=True)
+    changed = 0
+    for f in sorted(src.iterdir()):
+        kind = f.name.removesuffix(".jsonl")
+        if kind not in CHANGED:
+            os.link(f, dst / f.name)
+            continue
+        with open(f, "rb") as fh, open(dst / f.name, "wb") as out:
+            for line in fh:
+                if rng.random() < share:
+                    rec = json.loads(line)
+                    rec[CHANGED[kind]] = (rec.get(CHANGED[kind]) or "") + "（更正）"
+                    line = json.dumps(rec, ensure_ascii=False).encode() + b"\n"
+                    changed += 1
+                out.write(line)
+    return changed
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--entities", type=int, default=300_000)
+    ap.add_argument("--years", type=int, default=15)
+    ap.add_argument("--share", type=float, default=0.01)
+    ap.add_argument("--work", type=Path, default=Path(tempfile.gettempdir()) / "liushuang-bench")
+    args = ap.parse_args()
+    data = args.work / f"city-{args.entities}-{args.years}"
+    built = args.work / f"site-{args.entities}-{args.years}"
+    if not (built / "manifest.json").exists():
+        raise SystemExit(f"{built} is missing: run python bench/site_bench.py --keep first")
+    scratch = Path(tempfile.mkdtemp(dir=args.work, prefix="rebuild-"))
+    try:
+        changed = change(data, scratch / "data", args.share, seed=7)
+        site = scratch / "site"
+        print("linking the previous build …", file=sys.stderr)
+        subprocess.run(["cp", "-al", str(built), str(site)], check=True)
+        print("rebuilding …", file=sys.stderr)
+        r, peak = run_sampled(REBUILD, str(scratch / "data"), str(site))
+        diff = json.loads(subprocess.run([sys.executable, "-m", "liushuang.cli", "diff", str(built), str(site), "--json"],
+                                         check=True, capture_output=True, text=True).stdout)
+        print(f"\n## Nightly rebuild: {changed:,} of the decision and result records changed ({args.share:.0%})\n")
+        print("| stage | wall (s) |\n|---|---:|")
+        for stage, seconds in r["stages"].items():
+            print(f"| {stage} | {seconds:.1f} |")
+        print(f"| **total** | **{r['total_s']:.1f}** |")
+        print(f"\npages: {r['pages']:,}, of which {r['pages'] - r['linked']:,} rendered and written, {r['linked']:,} reused "
+              f"(hard links); search shards indexed again: {r['shards'] - r['reused']} of {r['shards']}")
+        print(f"diff: upload {len(diff['upload']):,}, delete {len(diff['delete']):,}, unchanged {diff['unchanged']:,}")
+        print(f"peak memory (PSS of the process tree): {peak / 2**30:.2f} GiB")
+        print("\nverifying …", file=sys.stderr)
+        v, vpeak = run_sampled(VERIFY, str(site), str(scratch / "data"))
+        print(f"\n## verify on the rebuilt site\n\n{v['total_s']:.1f} s, peak {vpeak / 2**30:.2f} GiB, "
+              f"{'consistent' if v['ok'] else str(v['findings']) + ' findings'}; checked: "
+              + ", ".join(f"{k} {n:,}" for k, n in v["checked"].items()))
+    finally:
+        started = time.perf_counter()
+        shutil.rmtree(scratch, ignore_errors=True)
+        print(f"(scratch removed in {time.perf_counter() - started:.0f} s)", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()
