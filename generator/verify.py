@@ -60,6 +60,7 @@ KEYED = {"licenses": "decision_number", "penalties": "decision_number", "inspect
 DOWNLOADED = ("licenses", "penalties", "inspection_tasks", "inspection_results")
 _ID = re.compile(r"(?<![0-9A-Za-z])\d{17}[0-9Xx](?![0-9A-Za-z])")
 _PHONE = re.compile(r"(?<![0-9A-Za-z*])1[3-9]\d{9}(?![0-9A-Za-z])")
+_DIGIT_RUN = re.compile(r"\d{11}")
 _ADDRESS = re.compile(r"[\u4e00-\u9fa5]{2,}(?:路|街|大道|巷|弄|胡同)\d{1,5}号")
 _REF = re.compile(rb'<(a|link|script|img|iframe|source)\b[^>]*?\b(href|src)="([^"]*)"[^>]*>', re.S)
 _H1 = re.compile(rb"<h1[^>]*>(.*?)</h1>", re.S)
@@ -186,9 +187,12 @@ def _text_of(root: Path, path: str, hashes: dict[str, tuple[str, int]] | None = 
 
 
 def _personal(text: str) -> list[str]:
-    found = [f"身份证号码 {m.group(0)[:6]}…" for m in _ID.finditer(text) if ids.is_valid_id_number(m.group(0).upper())]
-    found += [f"手机号码 {m.group(0)[:3]}…" for m in _PHONE.finditer(text)]
-    found += [f"住址 {m.group(0)}" for m in _ADDRESS.finditer(text)]
+    found: list[str] = []
+    if _DIGIT_RUN.search(text):  # both an ID number and a mobile number hold a run of 11 digits
+        found += [f"身份证号码 {m.group(0)[:6]}…" for m in _ID.finditer(text) if ids.is_valid_id_number(m.group(0).upper())]
+        found += [f"手机号码 {m.group(0)[:3]}…" for m in _PHONE.finditer(text)]
+    if "号" in text:  # every street address this looks for ends in 号
+        found += [f"住址 {m.group(0)}" for m in _ADDRESS.finditer(text)]
     return found
 
 
