@@ -225,7 +225,7 @@ def main() -> None:
     decisions = sum(files.get(k, 0) for k in ("licenses", "penalties", "inspection_results"))
     print(f"\n## Site build: {args.entities:,} entities, {decisions:,} decision and result records "
           f"({sum(files.values()):,} records of all kinds)\n")
-    print("| stage | wall (s) | peak PSS (GiB) |\n|---|---:|---:|")
+    print("| stage | wall (s) | peak PSS sampled in the stage (GiB) |\n|---|---:|---:|")
     peaks = [v for k, v in stage_peaks.items() if k != "start"]  # in the order the stages ran, like r["stages"]
     for (stage, seconds), p in zip(r["stages"].items(), peaks + [0] * len(r["stages"])):
         print(f"| {stage} | {seconds:.1f} | {p / 2**30:.2f} |")
