@@ -104,6 +104,14 @@ def test_phone_number_in_the_search_index(broken: Path, clean_dir: Path):
     assert _checks(broken, clean_dir) == {"personal-data"}
 
 
+def test_street_address_on_a_page(broken: Path, clean_dir: Path):
+    page = next((broken / "penalties").glob("*/index.html"))
+    page.write_text(page.read_text(encoding="utf-8").replace("</main>", "<p>住所：大连市中山区人民路12号</p></main>"), encoding="utf-8")
+    _remanifest(broken)
+    report = verify.verify(broken, clean_dir, load_policy())
+    assert [(f.check, f.detail) for f in report.findings] == [("personal-data", "住址 市中山区人民路12号")]
+
+
 def test_broken_link(broken: Path, clean_dir: Path):
     home = broken / "index.html"
     home.write_text(home.read_text(encoding="utf-8").replace("</main>", '<a href="penalties/nowhere/">x</a></main>'), encoding="utf-8")
