@@ -2,6 +2,7 @@
 
     python bench/site_bench.py --keep      # first: the city and its built site
     python bench/rebuild_bench.py          # then: change 1 % of the records, rebuild, diff, verify
+    python bench/rebuild_bench.py --verify-only   # verify the built site alone
 
 Takes the city dataset and the site `site_bench.py --keep` left in --work,
 copies the data with 1 % of the decision and result records changed (a text
@@ -82,11 +83,18 @@ def main() -> None:
     ap.add_argument("--years", type=int, default=15)
     ap.add_argument("--share", type=float, default=0.01)
     ap.add_argument("--work", type=Path, default=Path(tempfile.gettempdir()) / "liushuang-bench")
+    ap.add_argument("--verify-only", action="store_true", help="Only run verify on the site site_bench.py --keep left.")
     args = ap.parse_args()
     data = args.work / f"city-{args.entities}-{args.years}"
     built = args.work / f"site-{args.entities}-{args.years}"
     if not (built / "manifest.json").exists():
         raise SystemExit(f"{built} is missing: run python bench/site_bench.py --keep first")
+    if args.verify_only:
+        v, vpeak = run_sampled(VERIFY, str(built), str(data))
+        print(f"\n## verify on the built city site\n\n{v['total_s']:.1f} s, peak {vpeak / 2**30:.2f} GiB, "
+              f"{'consistent' if v['ok'] else str(v['findings']) + ' findings'}; checked: "
+              + ", ".join(f"{k} {n:,}" for k, n in v["checked"].items()))
+        return
     scratch = Path(tempfile.mkdtemp(dir=args.work, prefix="rebuild-"))
     try:
         changed = change(data, scratch / "data", args.share, seed=7)
