@@ -103,7 +103,28 @@ def diff(old: dict[str, dict[str, Any]], new: dict[str, dict[str, Any]]) -> Diff
     return d
 
 
-def publish(site: Path, dest: Path) -> Diff:
+def publish_remote(site: Path, url: str) -> Diff:
+    """Like ``publish`` for an fsspec URL (``s3://bucket/prefix``, ``memory://…``, any
+    filesystem fsspec knows): only changed files are uploaded, removed ones deleted,
+    the manifest last. Object stores have no rename: each object is replaced whole."""
+    import fsspec
+
+    fs, root = fsspec.core.url_to_fs(url)
+    root = root.rstrip("/")
+    manifest_path = f"{root}/{NAME}"
+    old = orjson.loads(fs.cat_file(manifest_path))["files"] if fs.exists(manifest_path) else {}
+    d = diff(old, load(site))
+    for path in d.upload:
+        if path != NAME:
+            fs.put_file(str(site / path), f"{root}/{path}")
+    for path in d.delete:
+        if fs.exists(f"{root}/{path}"):
+            fs.rm_file(f"{root}/{path}")
+    fs.put_file(str(site / NAME), manifest_path)
+    return d
+
+
+def publish(site: Path, dest: Path | str) -> Diff:
     """Bring the folder ``dest`` (a web server's document root) from what it holds
     to ``site``, touching only what changed: changed and new files are copied
     (each to a temporary name, then renamed over the old one, so a reader never
@@ -111,6 +132,9 @@ def publish(site: Path, dest: Path) -> Diff:
     until then ``dest`` still describes itself correctly as the old site."""
     import shutil
 
+    if isinstance(dest, str) and "://" in dest:
+        return publish_remote(site, dest)
+    dest = Path(dest)
     new = load(site)
     old = load(dest) if (dest / NAME).exists() else {}
     d = diff(old, new)

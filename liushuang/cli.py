@@ -497,22 +497,23 @@ def diff(old: Path, new: Path, as_json: bool) -> None:
 
 @main.command()
 @click.argument("site", type=click.Path(exists=True, file_okay=False, path_type=Path))
-@click.argument("dest", type=click.Path(file_okay=False, path_type=Path))
-def publish(site: Path, dest: Path) -> None:
-    """Publish a built SITE into the folder DEST, copying only what changed.
+@click.argument("dest")
+def publish(site: Path, dest: str) -> None:
+    """Publish a built SITE into DEST, copying only what changed.
 
-    New and changed files are copied (each written aside, then renamed into
+    DEST is a folder (a web server's document root) or an fsspec URL such as
+    s3://bucket/prefix (needs the filesystem's package, e.g. s3fs). New and
+    changed files are copied (in a folder: written aside, then renamed into
     place), files gone from SITE are deleted from DEST, and DEST/manifest.json
-    is replaced last. For an S3-compatible bucket, feed `liushuang diff --json`
-    to your uploader instead (see ci/nightly.yml).
+    is replaced last.
 
     Example: liushuang publish site /var/www/shuanggongshi
     """
     from liushuang.generator import manifest
 
     try:
-        d = manifest.publish(site, dest)
-    except FileNotFoundError as exc:
+        d = manifest.publish(site, dest if "://" in dest else Path(dest))
+    except (FileNotFoundError, ImportError, ValueError) as exc:
         raise UsageError(str(exc)) from exc
     click.echo(f"已发布到 {dest}：上传 {len(d.upload)}，删除 {len(d.delete)}，未变 {d.unchanged}")
 

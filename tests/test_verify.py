@@ -266,3 +266,27 @@ def test_incremental_rebuild_rewrites_only_what_changed(tmp_path: Path, good_sit
     site.build(data, full, load_policy(), build_date=DAY, incremental=False)
     assert manifest.load(full) == manifest.load(out)
     assert verify.verify(out, data, load_policy()).ok
+
+
+@pytest.mark.parametrize("remote", [False, True])
+def test_publish_copies_only_what_changed(tmp_path: Path, good_site: Path, broken: Path, remote: bool):
+    """`liushuang publish` to a folder, or to an fsspec URL (here fsspec's in-memory filesystem)."""
+    fsspec = pytest.importorskip("fsspec")
+    dest = f"memory://publish-{tmp_path.name}" if remote else str(tmp_path / "www")
+    runner = CliRunner()
+    first = runner.invoke(main, ["publish", str(good_site), dest])
+    assert first.exit_code == 0, first.output
+    fs, root = fsspec.core.url_to_fs(dest)
+
+    def published() -> dict[str, bytes]:
+        return {p[len(root.rstrip("/")) + 1:]: fs.cat_file(p) for p in fs.find(root)}
+
+    assert published() == {p: (good_site / p).read_bytes() for p in [*manifest.site_files(good_site), manifest.NAME]}
+    # The next night: one page gone, one file changed.
+    p = _published(broken, "penalties")[0]
+    shutil.rmtree(broken / record_path("penalties", p["decision_number"]))
+    (broken / "robots.txt").write_text("changed", encoding="utf-8")
+    _remanifest(broken)
+    second = runner.invoke(main, ["publish", str(broken), dest])
+    assert second.exit_code == 0 and "上传 2，删除 1" in second.output, second.output
+    assert published() == {p: (broken / p).read_bytes() for p in [*manifest.site_files(broken), manifest.NAME]}
