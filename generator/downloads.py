@@ -7,7 +7,6 @@ count, size and SHA-256, and described in a Frictionless ``datapackage.json``.
 
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
 from typing import Any
 
@@ -15,20 +14,13 @@ import orjson
 
 from liushuang import formats, schemas
 
+from .manifest import sha256_file
 from .publish import NEVER
 
 DATASETS = {"licenses": "行政许可", "penalties": "行政处罚", "inspection_tasks": "双随机抽查任务", "inspection_results": "双随机抽查结果"}
 # Nested lists too large for a table cell stay in JSON Lines and Parquet.
 CSV_SKIP = {"inspection_tasks": {"frame", "selections", "assignments"}}
 _JSON_TYPES = {"string": "string", "number": "number", "integer": "integer", "boolean": "boolean", "array": "array", "object": "object"}
-
-
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def _fields(kind: str) -> list[dict[str, str]]:
@@ -67,7 +59,7 @@ def _write_kind(kind: str) -> list[dict[str, Any]]:
             continue
         resources.append({"dataset": kind, "dataset_title": title, "name": f"{kind}-{fmt}", "title": f"{title}（{fmt.upper()}）",
                           "path": f"downloads/{path.name}", "format": fmt, "mediatype": media, "encoding": "utf-8",
-                          "bytes": path.stat().st_size, "hash": f"sha256:{_sha256(path)}", "rows": len(records),
+                          "bytes": path.stat().st_size, "hash": f"sha256:{sha256_file(path)}", "rows": len(records),
                           "schema": {"fields": _fields(kind)}})
     return resources
 

@@ -21,9 +21,6 @@ from .publish import NEVER
 # mkdocs.yml and docs/ sit at the root of the source tree (an editable install
 # or a checkout); generator/ is one level below it.
 SOURCE_ROOT = Path(__file__).resolve().parent.parent
-KIND_TITLES = {"entities": "市场主体", "inspectors": "执法检查人员", "inspection_items": "抽查事项", "inspection_tasks": "抽查任务",
-               "inspection_results": "抽查结果", "licenses": "行政许可", "penalties": "行政处罚", "notifications": "双告知推送与认领",
-               "feedback": "双反馈", "tracking": "双跟踪", "assessments": "双评估"}
 
 
 def _type(prop: dict) -> str:
@@ -48,7 +45,7 @@ def data_dictionary() -> str:
     for kind in schemas.KINDS:
         schema = schemas.load(kind)
         required = set(schema.get("required", []))
-        lines += [f"## {KIND_TITLES.get(kind, kind)}（`{kind}`）", ""]
+        lines += [f"## {schema.get('title', kind)}（`{kind}`）", ""]
         if schema.get("description"):
             lines += [_cell(schema["description"]), ""]
         lines += ["| 字段 | 中文名称 | 类型 | 必填 | 公开 | 说明 |", "|---|---|---|---|---|---|"]

@@ -31,7 +31,7 @@ NEVER = {"legal_rep_id_number", "person_id_number", "phone", "address"}
 # USCC has the shape of an ID number). Free text and the other fields are.
 CODES = {"uscc", "authority_uscc", "data_source_uscc", "org_code", "decision_number", "license_number", "task_id", "plan_id",
          "item_id", "inspector_id", "registration_id", "notification_id"}
-_DIGIT_RUN = re.compile(r"\d{11}")
+DIGIT_RUN = re.compile(r"\d{11}")
 _PHONE = re.compile(r"(?<!\d)1[3-9]\d{9}(?!\d)")
 _ID = re.compile(r"(?<![0-9A-Za-z])(\d{6})(\d{8})(\d{3})([0-9Xx])(?![0-9A-Za-z])")
 
@@ -105,7 +105,7 @@ class Publisher:
 
     def public_form(self, kind: str, rec: dict[str, Any]) -> dict[str, Any]:
         texts = [v for k, v in rec.items() if isinstance(v, str) and k not in CODES]
-        if _DIGIT_RUN.search("\x00".join(texts)):  # something may need masking: scrub field by field
+        if DIGIT_RUN.search("\x00".join(texts)):  # something may need masking: scrub field by field
             out = {k: (scrub_text(v) if isinstance(v, str) and k not in CODES else v) for k, v in rec.items() if k not in NEVER}
         else:  # no run of 11 digits anywhere: neither an ID nor a mobile number can be present
             out = {k: v for k, v in rec.items() if k not in NEVER}

@@ -145,7 +145,7 @@ def build(data_dir: str | Path, out: str | Path, policy: Policy, *, build_date: 
 def _render(root: Path, data: SiteData, stage: _Stages, report: BuildReport, *, workers: int | None, site_url: str,
             audit_dir: str | Path | None, known: dict[str, dict[str, Any]]) -> None:
     """Write every jinja2 page and the other files; ``known`` collects the manifest
-    entries of the pages (hashed as they were written, not read back)."""
+    entries of the pages and downloads (hashed as they were written, not read back)."""
     (root / "assets").mkdir()
     for name in ("site.css", "search.js"):
         (root / "assets" / name).write_bytes(resources.files("liushuang.site").joinpath(name).read_bytes())
@@ -163,6 +163,8 @@ def _render(root: Path, data: SiteData, stage: _Stages, report: BuildReport, *, 
         from .downloads import write_downloads, write_task_files
 
         datasets = write_downloads(root, data.store, data.build_date.isoformat(), workers=workers)
+        # Hashed once, as they were written: the manifest takes these entries as they are.
+        known.update({d["path"]: {"sha256": d["hash"].removeprefix("sha256:"), "size": d["bytes"]} for d in datasets})
         write_task_files(root, data.store["inspection_tasks"])
         catalog = write_catalog(root, datasets, site_url, data.build_date.isoformat())
         w.page("downloads", "downloads.html", dated=True, title="开放数据下载", resources=datasets, jsonld=catalog["jsonld"])

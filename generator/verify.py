@@ -41,8 +41,8 @@ from liushuang.policy import Policy
 from liushuang.urls import record_path, slug
 
 from . import manifest
-from .publish import Publisher
-from .rules import RULES
+from .pages import KEY
+from .publish import DIGIT_RUN, Publisher
 from .validate import Validator
 
 CHECKS = {
@@ -56,9 +56,8 @@ CHECKS = {
     "external-request": "页面从站外加载资源",
     "manifest-mismatch": "manifest.json 与实际文件不一致",
 }
-KEYED = {"licenses": "decision_number", "penalties": "decision_number", "inspection_tasks": "task_id"}
+KEYED = KEY  # kinds with a page of their own, by their key field
 DOWNLOADED = ("licenses", "penalties", "inspection_tasks", "inspection_results")
-_DIGIT_RUN = re.compile(r"\d{11}")
 # A street address: two Chinese characters, a street word, a number, 号. The regex
 # looks for the street word and number only (four times faster than starting from
 # every Chinese character); the two characters before are checked on each hit.
@@ -165,7 +164,7 @@ def _expected(data: Path, policy: Policy, build_date: dt.date) -> tuple[_Expecte
 
     report = Validator(policy, progress=False).validate_dir(data, sink=sink)
     for issue in report.issues:
-        if RULES[issue.rule].severity == "error" and issue.record_id and issue.kind in KEYED:
+        if issue.severity == "error" and issue.record_id and issue.kind in KEYED:
             exp.withheld[issue.kind].setdefault(issue.record_id, f"rejected:{issue.rule}")
     # A key both published and withheld (a rejected duplicate of a published record) is published.
     for kind, keys in exp.withheld.items():
@@ -192,7 +191,7 @@ def _text_of(root: Path, path: str, hashes: dict[str, tuple[str, int]] | None = 
 
 def _personal(text: str) -> list[str]:
     found: list[str] = []
-    if _DIGIT_RUN.search(text):  # both an ID number and a mobile number hold a run of 11 digits
+    if DIGIT_RUN.search(text):  # both an ID number and a mobile number hold a run of 11 digits
         for m in _NUMBER.finditer(text):
             number = m.group(0)
             if len(number) == 11:
