@@ -458,8 +458,11 @@ def verify(site: Path, data: Path, build_date: str | None, as_json: Path | None,
     """
     from liushuang.generator.verify import verify as run_verify
 
-    report = run_verify(site, data, _policy(policy_path), build_date=_as_of(build_date), workers=workers,
-                        echo=lambda m: click.echo(m, err=True))
+    try:
+        report = run_verify(site, data, _policy(policy_path), build_date=_as_of(build_date), workers=workers,
+                            echo=lambda m: click.echo(m, err=True))
+    except FileNotFoundError as exc:  # not a liushuang site: no build-report.json to take the build date from
+        raise UsageError(str(exc)) from exc
     click.echo(report.render_text())
     if as_json:
         as_json.write_bytes(orjson.dumps(report.as_json(), option=orjson.OPT_INDENT_2))

@@ -181,6 +181,12 @@ def test_verify_and_diff_commands(broken: Path, good_site: Path, clean_dir: Path
     assert orjson.loads(same.output) == {"upload": [], "delete": [], "unchanged": len(manifest.load(good_site))}
 
 
+def test_verify_refuses_a_folder_that_is_not_a_built_site(tmp_path: Path, clean_dir: Path):
+    (tmp_path / "other").mkdir()
+    result = CliRunner().invoke(main, ["verify", str(tmp_path / "other"), str(clean_dir)])
+    assert result.exit_code == 2 and "build-report.json" in result.output and "--build-date" in result.output
+
+
 def test_manifest_lists_every_file_exactly(good_site: Path):
     listed = manifest.load(good_site)
     assert sorted(listed) == manifest.site_files(good_site) and manifest.NAME not in listed
