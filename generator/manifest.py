@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+from collections.abc import Collection
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,16 +29,42 @@ def sha256_file(path: str | Path) -> str:
     return h.hexdigest()
 
 
-def site_files(root: Path) -> list[str]:
-    """Every file under ``root`` but the manifest itself, as sorted POSIX paths."""
-    out = []
-    for dirpath, _, names in os.walk(root):
+def site_files(root: Path, known: Collection[str] = (), record_folders: Collection[str] = ()) -> list[str]:
+    """Every file under ``root`` but the manifest itself, as sorted POSIX paths.
+
+    ``known`` files (the pages the build wrote) are taken as listed, and a record's
+    folder (``F/slug/`` for F in ``record_folders``: most of a city's 600,000
+    folders) holding nothing known but its ``index.html`` is not read again:
+    only the record's page is ever written there."""
+    leaves = _leaves(known, set(record_folders))
+    out = [p for p in known if p != NAME]
+    for dirpath, dirnames, names in os.walk(root):
         rel = os.path.relpath(dirpath, root)
+        prefix = "" if rel == "." else rel.replace(os.sep, "/") + "/"
+        if leaves:
+            dirnames[:] = [d for d in dirnames if prefix + d not in leaves]
         for name in names:
-            path = name if rel == "." else f"{rel}/{name}".replace(os.sep, "/")
-            if path != NAME:
+            path = prefix + name
+            if path != NAME and path not in known:
                 out.append(path)
     return sorted(out)
+
+
+def _leaves(known: Collection[str], record_folders: set[str]) -> set[str]:
+    """Record folders whose only known content is their index.html."""
+    if not record_folders:
+        return set()
+    pages = {folder for p in known if p.endswith("/index.html")
+             for folder in [p[: -len("/index.html")]] if folder.rpartition("/")[0] in record_folders}
+    parents = set()
+    for p in known:
+        folder = p.rpartition("/")[0]
+        if p.endswith("/index.html"):
+            folder = folder.rpartition("/")[0]
+        while folder and folder not in parents:
+            parents.add(folder)
+            folder = folder.rpartition("/")[0]
+    return pages - parents
 
 
 def compute(root: Path, *, workers: int = 4, previous: Any = None, known: dict[str, dict[str, Any]] | None = None,

@@ -46,6 +46,8 @@ RESULT_CODES = {"1": "未发现问题", "3": "违反食品药品相关规定", "
                 "C": "公示信息隐瞒真实情况弄虚作假", "D": "违反其他行政管理规定行为", "E": "发现问题经责令已改正",
                 "F": "未发现开展本次抽查涉及的经营活动"}
 ALGORITHMS = {"liushuang-ticket": "liushuang 抽签算法（SHA-256 签号排序）", "cryptorandom-sample_by_index": "cryptorandom 按序号抽样（SHA-256 伪随机数）"}
+# Folders holding one folder per record (``F/slug/index.html``) and the listings' page/ and year/.
+RECORD_FOLDERS = ("penalties", "licenses", "inspection_tasks", "entities")
 TASK_HIDDEN = {"frame", "selections", "assignments", "strata", "algorithm", "commitment", "seed", "redraws", "inspector_pool", "items"}
 
 
@@ -70,15 +72,21 @@ class UnsafePath(ValueError):
     """A path derived from record data would leave the output directory."""
 
 
-def safe_join(root: Path, relative: str) -> Path:
-    """``root / relative``, refusing anything that would lead outside ``root``.
+def safe_relative(relative: str) -> str:
+    """``relative`` without its outer slashes, refusing anything that would lead
+    outside the folder it is joined to.
 
     The check is lexical (no file-system calls: it runs once per page): the
     build writes into a fresh folder it created itself, which holds no links."""
     normal = posixpath.normpath("/" + relative.replace("\\", "/"))
     if normal != "/" + relative.strip("/") or "\x00" in relative:
         raise UnsafePath(relative)
-    return root / relative.strip("/")
+    return relative.strip("/")
+
+
+def safe_join(root: Path, relative: str) -> Path:
+    """``root / relative``, refusing anything that would lead outside ``root``."""
+    return root / safe_relative(relative)
 
 
 def display(value: Any) -> str:
@@ -152,18 +160,18 @@ class Previous:
     root: Path
     files: dict[str, dict[str, Any]]
 
-    def link(self, relative: str, entry: dict[str, Any], target: Path) -> bool:
+    def link(self, relative: str, entry: dict[str, Any], target: str | Path) -> bool:
         old = self.files.get(relative)
         if old is None or old["sha256"] != entry["sha256"] or old["size"] != entry["size"]:
             return False
-        source = self.root / relative
+        source = os.path.join(self.root, relative)
         try:
             if os.stat(source).st_size != entry["size"]:  # changed on disk since that build: do not propagate it
                 return False
             try:
                 os.link(source, target)
             except FileExistsError:  # a retried job's file
-                target.unlink()
+                os.unlink(target)
                 os.link(source, target)
         except OSError:
             return False
@@ -257,6 +265,7 @@ class Writer:
 
     def __init__(self, root: Path, build_date: dt.date, narrative: bool = True, previous: Previous | None = None) -> None:
         self.root = root
+        self.root_str = os.fspath(root)
         self.env = environment()
         self.common = {"build_date": build_date.isoformat(), "narrative": narrative}
         self.previous = previous
@@ -265,8 +274,16 @@ class Writer:
         self.files: dict[str, dict[str, Any]] = {}  # manifest entries of the pages written, hashed once, here
 
     def page(self, relative: str, template: str, *, dated: bool = False, **context: Any) -> None:
-        path = safe_join(self.root, relative) / "index.html" if relative else self.root / "index.html"
-        path.parent.mkdir(parents=True, exist_ok=True)
+        # Plain strings and os calls: this runs once per page, and most pages of a nightly
+        # rebuild are only linked, so pathlib's per-call overhead would dominate.
+        folder = os.path.join(self.root_str, safe_relative(relative)) if relative else self.root_str
+        try:
+            os.mkdir(folder)
+        except FileExistsError:
+            pass
+        except FileNotFoundError:
+            os.makedirs(folder, exist_ok=True)
+        path = folder + "/index.html"
         name = f"{relative}/index.html" if relative else "index.html"
         self.pages += 1
         # What the page is made of: the template set, the context, and the build date only if shown.
@@ -287,7 +304,7 @@ class Writer:
         if self.previous is not None and self.previous.link(name, entry, path):
             self.linked += 1
             return
-        write_new(path, data)
+        write_new(Path(path), data)
 
 
 # --- page jobs: each renders a slice and returns its page count -------------------------------
@@ -366,7 +383,9 @@ def _listing(w: Writer, data: SiteData, kind: str, base: str, records: list[dict
     for page in range(1, n_pages + 1):
         chunk = records[(page - 1) * size: page * size]
         rows = [{"href": record_path(kind, r[KEY[kind]]), "cells": [display(r.get(f)) for f, _ in LIST_COLUMNS[kind]]} for r in chunk]
-        w.page(base.rstrip("/") if page == 1 else f"{base}page/{page}", "list.html", dated=True, title=title, total=len(records), page=page,
+        # Only a listing's first page shows the build date: the others change only when their rows do,
+        # so a nightly build does not re-upload every list page for the date alone.
+        w.page(base.rstrip("/") if page == 1 else f"{base}page/{page}", "list.html", dated=page == 1, title=title, total=len(records), page=page,
                pages=n_pages, base=base, rows=rows, headers=[h for _, h in LIST_COLUMNS[kind]], kind=kind,
                numbers=pagination(page, n_pages), first=(page - 1) * size + 1, last=(page - 1) * size + len(chunk), **context)
 

@@ -128,7 +128,7 @@ def build(data_dir: str | Path, out: str | Path, policy: Policy, *, build_date: 
             from . import manifest
             from .feeds import write_sitemap
 
-            files = manifest.site_files(tmp)
+            files = manifest.site_files(tmp, known, record_folders=pages.RECORD_FOLDERS)
             files += write_sitemap(tmp, base, files=files)
             (tmp / "build-report.json").write_bytes(orjson.dumps(
                 {"counts": report.counts, "build_date": report.build_date, "pages": report.pages, "withheld_reasons": WITHHELD_ZH,

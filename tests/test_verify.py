@@ -194,6 +194,26 @@ def test_manifest_lists_every_file_exactly(good_site: Path):
     assert listed["robots.txt"] == {"sha256": manifest.sha256_file(robots), "size": robots.stat().st_size}
 
 
+def test_listing_with_known_pages_skips_only_record_folders(good_site: Path):
+    from liushuang.generator.pages import RECORD_FOLDERS
+
+    everything = manifest.site_files(good_site)
+    known = [p for p in everything if p.endswith("index.html")]
+    # The build's shortcut (known pages, record folders not read again) lists the same files,
+    # including those beside a known page in folders that are not record folders (search/shards.json).
+    assert manifest.site_files(good_site, known, record_folders=RECORD_FOLDERS) == everything
+    assert "search/shards.json" in everything and "search/index.html" in known
+    # A record folder is not read again: a stray file there is not listed (verify, which reads everything, finds it).
+    record = next(p for p in known if p.startswith("penalties/") and p.count("/") == 2)
+    stray = good_site / record.replace("index.html", "stray.txt")
+    stray.write_text("x")
+    try:
+        assert record.replace("index.html", "stray.txt") not in manifest.site_files(good_site, known, record_folders=RECORD_FOLDERS)
+        assert record.replace("index.html", "stray.txt") in manifest.site_files(good_site)
+    finally:
+        stray.unlink()
+
+
 def test_source_date_epoch_sets_the_build_date(tmp_path: Path, clean_dir: Path):
     # 2026-11-29 20:00 UTC is already 2026-11-30 in China Standard Time.
     epoch = str(int(dt.datetime(2026, 11, 29, 20, 0, tzinfo=dt.UTC).timestamp()))
