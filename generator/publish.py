@@ -97,11 +97,17 @@ class Publisher:
     def decide(self, kind: str, rec: dict[str, Any], *, form: bool = True) -> dict[str, Any] | None:
         """The public form of a record, or None when it is withheld. With
         ``form=False`` the decision is only counted (for kinds the site does not show)."""
-        reason = self.withheld_reason(kind, rec)
+        reason, public = self.judge(kind, rec, form=form)
         self.decisions.count(kind, reason)
+        return public
+
+    def judge(self, kind: str, rec: dict[str, Any], *, form: bool = True) -> tuple[str | None, dict[str, Any] | None]:
+        """(withheld reason or None, public form or None), without counting: ``decide``
+        for work done elsewhere (validation workers), counted later with ``decisions.count``."""
+        reason = self.withheld_reason(kind, rec)
         if reason or not form:
-            return None
-        return self.public_form(kind, rec)
+            return reason, None
+        return None, self.public_form(kind, rec)
 
     def public_form(self, kind: str, rec: dict[str, Any]) -> dict[str, Any]:
         texts = [v for k, v in rec.items() if isinstance(v, str) and k not in CODES]

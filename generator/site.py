@@ -86,13 +86,16 @@ def build(data_dir: str | Path, out: str | Path, policy: Policy, *, build_date: 
     publisher = Publisher(policy, build_date)
     store: dict[str, list[dict[str, Any]]] = {k: [] for k in STORE_KINDS}
 
-    def sink(kind: str, rec: dict[str, Any]) -> None:
-        public = publisher.decide(kind, rec, form=kind in store)
+    def sink(kind: str, judged: tuple[str | None, dict[str, Any] | None]) -> None:
+        reason, public = judged
+        publisher.decisions.count(kind, reason)
         if public is not None:
             store[kind].append(_compact(kind, public))
 
     with stage("validate", "校验并确定公开范围"):
-        validation = Validator(policy, progress=progress).validate_dir(data_dir, sink=sink)
+        # The publication decision is taken where each record is validated (in the worker
+        # processes); the main process only counts it and keeps the public form.
+        validation = Validator(policy, progress=progress).validate_dir(data_dir, sink=sink, prepare=_Judge(publisher, tuple(store)))
     for kind in schemas.KINDS:
         k = validation.kinds[kind]
         if not k.read:
@@ -290,6 +293,17 @@ def _site_links(root: Path, html: str) -> str:
         return f'<a href="../{path}">{m.group(2)}</a>' if (root / path / "index.html").is_file() else m.group(2)
 
     return _ROOT_LINK.sub(fix, html)
+
+
+@dataclass(frozen=True)
+class _Judge:
+    """The publication decision of one validated record, as [reason, public form]."""
+
+    publisher: Publisher
+    shown: tuple[str, ...]  # kinds the site shows; the others are only counted
+
+    def __call__(self, kind: str, rec: dict[str, Any]) -> tuple[str | None, dict[str, Any] | None]:
+        return self.publisher.judge(kind, rec, form=kind in self.shown)
 
 
 def _compact(kind: str, rec: dict[str, Any]) -> dict[str, Any]:

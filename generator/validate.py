@@ -47,7 +47,10 @@ from .report import FileStats, Report
 from .rules import Issue
 from .schema_errors import describe
 
-Sink = Callable[[str, dict[str, Any]], None]
+Sink = Callable[[str, Any], None]
+# What the sink is given instead of the record, computed where the record is assessed
+# (in the worker processes, in parallel): a JSON value, sent back as JSON bytes.
+Prepare = Callable[[str, dict[str, Any]], Any]
 
 # Kinds that other kinds refer to.
 REFERENCED = {"inspectors", "inspection_items", "notifications", "licenses", "penalties", "inspection_tasks"}
@@ -132,26 +135,28 @@ def assess(kind: str, raw: readers.RawRecord, compiled: Schemas, known_regions: 
 
 # --- worker processes -------------------------------------------------------------
 
-_WORKER: tuple[Schemas, dict[str, str]] | None = None
+_WORKER: tuple[Schemas, dict[str, str], Prepare | None] | None = None
 
 
-def _init_worker(known_regions: dict[str, str]) -> None:
+def _init_worker(known_regions: dict[str, str], prepare: Prepare | None = None) -> None:
     global _WORKER
-    _WORKER = (Schemas(), known_regions)
+    _WORKER = (Schemas(), known_regions, prepare)
 
 
-def _assess_part_anywhere(src: readers.SourceFile, part: Any, known_regions: dict[str, str]) -> tuple[list[Any], int, str]:
+def _assess_part_anywhere(src: readers.SourceFile, part: Any, known_regions: dict[str, str],
+                          prepare: Prepare | None = None) -> tuple[list[Any], int, str]:
     """_assess_part on a Dask worker, which has no pool initializer: set up on first use."""
-    if _WORKER is None or _WORKER[1] != known_regions:
-        _init_worker(known_regions)
+    if _WORKER is None or _WORKER[1] != known_regions or _WORKER[2] is not prepare:
+        _init_worker(known_regions, prepare)
     return _assess_part(src, part)
 
 
 def _assess_part(src: readers.SourceFile, part: Any) -> tuple[list[Outcome | tuple[Any, ...]], int, str]:
     """Outcomes of one part. A clean record travels back as a bare
-    (line or row, byte offset or None, key) tuple: pickling is the parallel bottleneck."""
+    (line or row, byte offset or None, key) tuple: pickling is the parallel bottleneck.
+    With a ``prepare`` function, the tuple carries its result as JSON bytes too."""
     assert _WORKER is not None
-    compiled, regions = _WORKER
+    compiled, regions, prepare = _WORKER
     out: list[Outcome | tuple[Any, ...]] = []
     gate, check, key_fields = compiled.gate[src.kind], CHECKS[src.kind], _KEY_FIELDS[src.kind]
     refs = Deferred(regions)
@@ -161,7 +166,10 @@ def _assess_part(src: readers.SourceFile, part: Any) -> tuple[list[Outcome | tup
             line, offset, data = raw
             if data.__class__ is dict and gate.is_valid(data):
                 if not check(data, refs) and not refs.pending:
-                    out.append((line, offset, _key_of(data, key_fields)))
+                    if prepare is None:
+                        out.append((line, offset, _key_of(data, key_fields)))
+                    else:
+                        out.append((line, offset, _key_of(data, key_fields), orjson.dumps(prepare(src.kind, data))))
                     continue
                 refs.pending = []
             if src.fmt == "parquet":
@@ -170,7 +178,8 @@ def _assess_part(src: readers.SourceFile, part: Any) -> tuple[list[Outcome | tup
                 raw = readers.RawRecord(data, line=line, byte_offset=offset)
         o = assess(src.kind, raw, compiled, regions)
         if not o.issues and not o.pending and not o.gate_disagreed:
-            out.append((o.line if o.line is not None else o.row, o.byte_offset, o.key))  # line for text formats, row otherwise
+            clean = (o.line if o.line is not None else o.row, o.byte_offset, o.key)  # line for text formats, row otherwise
+            out.append(clean if prepare is None else (*clean, orjson.dumps(prepare(src.kind, o.data))))
         else:
             out.append(o)
     lines = 0
@@ -213,9 +222,14 @@ class Validator:
         self.progress = progress
         self.workers = workers if workers is not None else (os.cpu_count() or 1)
         self._pool: ProcessPoolExecutor | None = None
+        self._prepare: Prepare | None = None
 
-    def validate_dir(self, data_dir: str | Path, sink: Sink | None = None) -> Report:
+    def validate_dir(self, data_dir: str | Path, sink: Sink | None = None, prepare: Prepare | None = None) -> Report:
+        """Validate every file of ``data_dir``; each accepted record goes to ``sink``
+        as ``sink(kind, record)``, or as ``sink(kind, prepare(kind, record))`` when
+        ``prepare`` is given (then run where the record is assessed: in parallel)."""
         data_dir = Path(data_dir)
+        self._prepare = prepare
         started = time.perf_counter()
         report = Report(str(data_dir), quarantine_dir=str(self.quarantine_dir) if self.quarantine_dir else None)
         if not data_dir.is_dir():
@@ -250,7 +264,9 @@ class Validator:
         # With a sink (the site build), a clean JSON Lines record is parsed again here from
         # its bytes rather than pickled back from the worker: orjson is faster than pickle.
         on_cluster = current_engine() is not None  # on a Dask cluster every file goes out in parts
-        parallel = ((self.workers > 1 or on_cluster) and (sink is None or src.fmt == "jsonl") and size >= (0 if on_cluster else PARALLEL_MIN_BYTES)
+        prepare = self._prepare
+        parallel = ((self.workers > 1 or on_cluster) and (sink is None or prepare is not None or src.fmt == "jsonl")
+                    and size >= (0 if on_cluster else PARALLEL_MIN_BYTES)
                     and src.fmt in ("jsonl", "parquet") and src.kind != "inspection_tasks")
         if not parallel:
             start = bar.done
@@ -263,7 +279,7 @@ class Validator:
         client = current_engine()
         if self._pool is None and client is None:
             self._pool = ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context("fork"),
-                                             initializer=_init_worker, initargs=(self.policy.known_regions,))
+                                             initializer=_init_worker, initargs=(self.policy.known_regions, prepare))
         part_list = readers.parts(src, PART_BYTES)
         task = dataclasses.replace(src, columns=None)
         if src.fmt == "parquet":
@@ -271,7 +287,7 @@ class Validator:
         line_base = 0
         row_base = 0
         if client is not None:  # a Dask cluster: each part is a task, retried if its worker dies
-            futures = [client.submit(_assess_part_anywhere, task, part, self.policy.known_regions, pure=False, retries=RETRIES)
+            futures = [client.submit(_assess_part_anywhere, task, part, self.policy.known_regions, prepare, pure=False, retries=RETRIES)
                        for part in part_list]
         else:
             futures = [self._pool.submit(_assess_part, task, part) for part in part_list]
@@ -280,12 +296,15 @@ class Validator:
             if part == part_list[0]:
                 src.encoding = encoding
             blob = b""
-            if sink is not None:  # JSON Lines: the part's bytes, to hand the clean records to the sink
+            if sink is not None and prepare is None:  # JSON Lines: the part's bytes, to hand the clean records to the sink
                 with open(src.path, "rb") as fh:
                     fh.seek(part[0])
                     blob = fh.read(part[1] - part[0])
             for item in outcomes:
                 if item.__class__ is tuple:  # a clean record: (line or row, byte offset, key), renumbered
+                    if prepare is not None:
+                        yield (item[0] + (line_base if src.fmt == "jsonl" else row_base), item[1], item[2], orjson.loads(item[3]))
+                        continue
                     if sink is not None:
                         at = item[1] - part[0]
                         end = blob.find(b"\n", at)
@@ -371,7 +390,7 @@ class Validator:
                     if kind == "inspection_tasks" and isinstance(key, str):
                         index.selections[key] = frozenset(s["uscc"] for s in o.data.get("selections", []))
                     if sink is not None:
-                        sink(kind, o.data)
+                        sink(kind, o.data if self._prepare is None else self._prepare(kind, o.data))
         except readers.ReadError as exc:
             report.issues.append(exc.issue)
         if src.columns is not None:
