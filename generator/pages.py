@@ -159,6 +159,9 @@ class Previous:
 
     root: Path
     files: dict[str, dict[str, Any]]
+    # Pages already in the build folder as the previous build's very files (the build
+    # reuses the standby tree, see site._adopt_standby): an unchanged one needs no work at all.
+    in_place: frozenset[str] = frozenset()
 
     def link(self, relative: str, entry: dict[str, Any], target: str | Path) -> bool:
         old = self.files.get(relative)
@@ -277,12 +280,6 @@ class Writer:
         # Plain strings and os calls: this runs once per page, and most pages of a nightly
         # rebuild are only linked, so pathlib's per-call overhead would dominate.
         folder = os.path.join(self.root_str, safe_relative(relative)) if relative else self.root_str
-        try:
-            os.mkdir(folder)
-        except FileExistsError:
-            pass
-        except FileNotFoundError:
-            os.makedirs(folder, exist_ok=True)
         path = folder + "/index.html"
         name = f"{relative}/index.html" if relative else "index.html"
         self.pages += 1
@@ -290,12 +287,21 @@ class Writer:
         # A page whose inputs equal the previous build's is that page: link it without rendering.
         inputs = hashlib.sha256(orjson.dumps([templates_digest(), template, relative, self.common["narrative"],
                                               self.common["build_date"] if dated else None, context], default=_fingerprint_default)).hexdigest()
-        if self.previous is not None:
-            old = self.previous.files.get(name)
-            if old is not None and old.get("input") == inputs and self.previous.link(name, old, path):
-                self.files[name] = old
-                self.linked += 1
-                return
+        old = self.previous.files.get(name) if self.previous is not None else None
+        if old is not None and old.get("input") == inputs and name in self.previous.in_place:  # type: ignore[union-attr]
+            self.files[name] = old  # already there
+            self.linked += 1
+            return
+        try:
+            os.mkdir(folder)
+        except FileExistsError:
+            pass
+        except FileNotFoundError:
+            os.makedirs(folder, exist_ok=True)
+        if old is not None and old.get("input") == inputs and self.previous.link(name, old, path):  # type: ignore[union-attr]
+            self.files[name] = old
+            self.linked += 1
+            return
         depth = len(relative.split("/")) if relative else 0  # the page is relative/index.html
         # The relative root is markup-safe by construction; marking it so spares an escape per link.
         data = self.env.get_template(template).render(root=Markup("../" * depth), dated=dated, **self.common, **context).encode("utf-8")

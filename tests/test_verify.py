@@ -294,6 +294,91 @@ def test_incremental_rebuild_rewrites_only_what_changed(tmp_path: Path, good_sit
     assert verify.verify(out, data, load_policy()).ok
 
 
+def _edit(data: Path, kind: str, index: int, **fields) -> dict:
+    """Change one record of DATA/KIND.jsonl in place (``None`` removes the record); returns it."""
+    lines = (data / f"{kind}.jsonl").read_bytes().splitlines()
+    rec = orjson.loads(lines[index])
+    if fields.pop("remove", False):
+        del lines[index]
+    else:
+        rec.update(fields)
+        lines[index] = orjson.dumps(rec)
+    (data / f"{kind}.jsonl").write_bytes(b"\n".join(lines) + b"\n")
+    return rec
+
+
+def _unchanged_on_disk(folder: Path) -> bool:
+    """Every file of FOLDER is as its manifest says, and there is no other."""
+    listed = {p: (e["sha256"], e["size"]) for p, e in manifest.load(folder).items()}
+    return listed == {p: (e["sha256"], e["size"]) for p, e in manifest.compute(folder).items()}
+
+
+def test_nightly_builds_reuse_the_standby_tree(tmp_path: Path, good_site: Path, clean_dir: Path):
+    """Night 1 replaces the site and keeps the old one as the standby; night 2 turns the
+    standby into its build by changing only what changed. Each night's site is byte for
+    byte a full build of its input, and no build writes into another tree's files."""
+    data, out = tmp_path / "data", tmp_path / "site"
+    shutil.copytree(clean_dir, data)
+    shutil.copytree(good_site, out, copy_function=os.link)
+    standby = tmp_path / ".site.standby"
+    first = _edit(data, "licenses", 0, content="第一晚更正的许可内容")
+    site.build(data, out, load_policy(), build_date=DAY)
+    assert standby.is_dir() and manifest.load(standby) == manifest.load(good_site) and _unchanged_on_disk(standby)
+    night1 = manifest.load(out)
+    # Night 2: another edit, and a penalty that is no longer in the export (its page must go).
+    second = _edit(data, "licenses", 1, content="第二晚更正的许可内容")
+    gone = _edit(data, "penalties", 0, remove=True)
+    report = site.build(data, out, load_policy(), build_date=DAY)
+    assert report.linked > 0.9 * report.pages
+    assert standby.is_dir() and manifest.load(standby) == night1 and _unchanged_on_disk(standby)  # night 1's site, intact
+    assert _unchanged_on_disk(out)  # every file as the manifest says, and nothing else
+    page = lambda kind, rec: out / record_path(kind, rec["decision_number"]) / "index.html"  # noqa: E731
+    assert "第一晚" in page("licenses", first).read_text(encoding="utf-8") and "第二晚" in page("licenses", second).read_text(encoding="utf-8")
+    assert not page("penalties", gone).exists() and not page("penalties", gone).parent.exists()
+    full = tmp_path / "full"
+    site.build(data, full, load_policy(), build_date=DAY, incremental=False)
+    assert manifest.load(full) == manifest.load(out)
+    assert verify.verify(out, data, load_policy()).ok
+
+
+def test_killed_build_on_the_standby_tree(tmp_path: Path, good_site: Path, clean_dir: Path):
+    """A build killed while it turns the standby into the new site: the published site
+    is untouched, the half-changed tree is never taken for a standby again, and the
+    next build succeeds from scratch."""
+    data, out = tmp_path / "data", tmp_path / "site"
+    shutil.copytree(clean_dir, data)
+    shutil.copytree(good_site, out, copy_function=os.link)
+    _edit(data, "licenses", 0, content="更正的许可内容")
+    site.build(data, out, load_policy(), build_date=DAY)
+    before = manifest.compute(out)
+    assert (tmp_path / ".site.standby").is_dir()
+    _edit(data, "licenses", 1, content="再次更正的许可内容")
+    code = ("import datetime as dt, sys; from pathlib import Path; from liushuang.policy import load_policy; "
+            "from liushuang.generator import site; "
+            "real = site.pages.run_job\n"
+            "def slow(job):\n"
+            "    import time; time.sleep(0.05); return real(job)\n"
+            "site.pages.run_job = slow\n"
+            "site.build(Path(sys.argv[1]), Path(sys.argv[2]), load_policy(), build_date=dt.date(2026, 11, 30), workers=1)")
+    proc = subprocess.Popen([sys.executable, "-c", code, str(data), str(out)])
+    building = tmp_path / f".site.building-{proc.pid}"
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and proc.poll() is None and not (building.is_dir() and not (tmp_path / ".site.standby").exists()
+                                                                          and not (building / "manifest.json").exists()):
+        time.sleep(0.02)
+    time.sleep(0.3)
+    assert proc.poll() is None, "the build finished before it could be killed"
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert manifest.compute(out) == before  # the published site is untouched
+    assert building.is_dir() and not (building / "manifest.json").exists()
+    site.build(data, out, load_policy(), build_date=DAY)
+    assert not building.exists() and _unchanged_on_disk(out)
+    full = tmp_path / "full"
+    site.build(data, full, load_policy(), build_date=DAY, incremental=False)
+    assert manifest.load(full) == manifest.load(out) and verify.verify(out, data, load_policy()).ok
+
+
 @pytest.mark.parametrize("remote", [False, True])
 def test_publish_copies_only_what_changed(tmp_path: Path, good_site: Path, broken: Path, remote: bool):
     """`liushuang publish` to a folder, or to an fsspec URL (here fsspec's in-memory filesystem)."""
