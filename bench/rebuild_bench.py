@@ -5,13 +5,16 @@
     python bench/rebuild_bench.py --verify-only   # verify the built site alone
 
 Takes the city dataset and the site `site_bench.py --keep` left in --work,
-copies the data with 1 % of the decision and result records changed (a text
-field edited: the kind of correction a nightly export carries), hard-links the
-built site into a scratch folder as the "previous build", and rebuilds
-incrementally into it, reporting per-stage times, how many pages were written
-and how many reused, how many search shards were indexed again, and what
-`liushuang diff` would upload and delete. Then runs `liushuang verify` on the
-rebuilt site. Both in fresh processes, with the peak PSS of their process
+makes two nights' exports, each with 1 % of the decision and result records
+changed (a text field edited: the kind of correction a nightly export carries;
+spread over every year, the worst case for the search shards), hard-links the
+built site into a scratch folder as the published site, and rebuilds
+incrementally into it twice: night 1 has no standby tree yet (the previous
+site is linked into a new tree of folders), night 2 turns the standby (the site
+night 1 replaced) into the new one. Reports per-stage times, how many pages were
+written and how many reused, how many search shards were indexed again, and
+what `liushuang diff` would upload and delete. Then runs `liushuang verify` on
+the rebuilt site. Both in fresh processes, with the peak PSS of their process
 trees. Targets (issue 6): rebuild <= 60 s with only changed files rewritten;
 verify <= 5 minutes.
 """
@@ -97,25 +100,34 @@ def main() -> None:
         return
     scratch = Path(tempfile.mkdtemp(dir=args.work, prefix="rebuild-"))
     try:
-        changed = change(data, scratch / "data", args.share, seed=7)
+        nights = [scratch / "night1", scratch / "night2"]
+        changed = [change(data, folder, args.share, seed=seed) for folder, seed in zip(nights, (7, 8))]
         site = scratch / "site"
         print("linking the previous build …", file=sys.stderr)
         subprocess.run(["cp", "-al", str(built), str(site)], check=True)
-        print("rebuilding …", file=sys.stderr)
-        r, peak = run_sampled(REBUILD, str(scratch / "data"), str(site))
-        diff = json.loads(subprocess.run([sys.executable, "-m", "liushuang.cli", "diff", str(built), str(site), "--json"],
-                                         check=True, capture_output=True, text=True).stdout)
-        print(f"\n## Nightly rebuild: {changed:,} of the decision and result records changed ({args.share:.0%})\n")
-        print("| stage | wall (s) |\n|---|---:|")
-        for stage, seconds in r["stages"].items():
-            print(f"| {stage} | {seconds:.1f} |")
-        print(f"| **total** | **{r['total_s']:.1f}** |")
-        print(f"\npages: {r['pages']:,}, of which {r['pages'] - r['linked']:,} rendered and written, {r['linked']:,} reused "
-              f"(hard links); search shards indexed again: {r['shards'] - r['reused']} of {r['shards']}")
-        print(f"diff: upload {len(diff['upload']):,}, delete {len(diff['delete']):,}, unchanged {diff['unchanged']:,}")
-        print(f"peak memory (PSS of the process tree): {peak / 2**30:.2f} GiB")
+        results = []
+        for n, (folder, count) in enumerate(zip(nights, changed), 1):
+            print(f"rebuilding, night {n} …", file=sys.stderr)
+            before = scratch / f"manifest-before-{n}.json"
+            shutil.copyfile(site / "manifest.json", before)
+            r, peak = run_sampled(REBUILD, str(folder), str(site))
+            diff = json.loads(subprocess.run([sys.executable, "-m", "liushuang.cli", "diff", str(before), str(site), "--json"],
+                                             check=True, capture_output=True, text=True).stdout)
+            results.append((r, peak, diff, count))
+        for n, (r, peak, diff, count) in enumerate(results, 1):
+            how = ("the previous site hard-linked into a new tree of folders (no standby yet)" if n == 1 else
+                   "the standby tree (the site night 1 replaced) turned into the new site")
+            print(f"\n## Night {n}: {count:,} of the decision and result records changed ({args.share:.0%}); {how}\n")
+            print("| stage | wall (s) |\n|---|---:|")
+            for stage, seconds in r["stages"].items():
+                print(f"| {stage} | {seconds:.1f} |")
+            print(f"| **total** | **{r['total_s']:.1f}** |")
+            print(f"\npages: {r['pages']:,}, of which {r['pages'] - r['linked']:,} rendered and written, {r['linked']:,} reused "
+                  f"(no rendering); search shards indexed again: {r['shards'] - r['reused']} of {r['shards']}")
+            print(f"diff against the night before: upload {len(diff['upload']):,}, delete {len(diff['delete']):,}, unchanged {diff['unchanged']:,}")
+            print(f"peak memory (PSS of the process tree): {peak / 2**30:.2f} GiB")
         print("\nverifying …", file=sys.stderr)
-        v, vpeak = run_sampled(VERIFY, str(site), str(scratch / "data"))
+        v, vpeak = run_sampled(VERIFY, str(site), str(nights[-1]))
         print(f"\n## verify on the rebuilt site\n\n{v['total_s']:.1f} s, peak {vpeak / 2**30:.2f} GiB, "
               f"{'consistent' if v['ok'] else str(v['findings']) + ' findings'}; checked: "
               + ", ".join(f"{k} {n:,}" for k, n in v["checked"].items()))

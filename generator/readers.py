@@ -10,7 +10,7 @@ bad line never costs the others.
 from __future__ import annotations
 
 import csv
-import os
+import io
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,6 +19,7 @@ from typing import Any
 import orjson
 
 from liushuang import schemas
+from liushuang.locations import RemotePath, file_size, parquet_file
 
 from .normalise import ColumnPlan, nullable, plan_columns
 from .rules import Issue
@@ -39,7 +40,7 @@ class ReadError(Exception):
 
 @dataclass(slots=True)
 class SourceFile:
-    path: Path
+    path: Path | RemotePath  # a local file, or one behind an fsspec URL (liushuang.locations)
     kind: str
     fmt: str
     name: str  # as shown to users: relative to the data directory
@@ -56,12 +57,12 @@ class RawRecord:
     issues: list[Issue] = field(default_factory=list)
 
 
-def _format_of(path: Path) -> str | None:
+def _format_of(path: Any) -> str | None:
     ext = path.suffix.lower().lstrip(".")
     return ext if ext in FORMATS else None
 
 
-def discover(data_dir: Path) -> tuple[dict[str, list[SourceFile]], list[Issue]]:
+def discover(data_dir: Path | RemotePath) -> tuple[dict[str, list[SourceFile]], list[Issue]]:
     """Input files by kind, in a stable order, and warnings for the rest."""
     found: dict[str, list[SourceFile]] = {k: [] for k in schemas.KINDS}
     issues: list[Issue] = []
@@ -79,7 +80,7 @@ def discover(data_dir: Path) -> tuple[dict[str, list[SourceFile]], list[Issue]]:
     return found, issues
 
 
-def _add(found: dict[str, list[SourceFile]], issues: list[Issue], path: Path, kind: str, root: Path) -> None:
+def _add(found: dict[str, list[SourceFile]], issues: list[Issue], path: Any, kind: str, root: Any) -> None:
     name = str(path.relative_to(root))
     fmt = _format_of(path)
     if kind not in found or fmt is None:
@@ -122,7 +123,7 @@ def parts(src: SourceFile, target_bytes: int) -> list[Any]:
     size = file_size(src.path)
     if src.fmt == "jsonl":
         cuts = [0]
-        with open(src.path, "rb") as fh:
+        with src.path.open("rb") as fh:
             while cuts[-1] + target_bytes < size:
                 fh.seek(cuts[-1] + target_bytes)
                 fh.readline()
@@ -133,7 +134,7 @@ def parts(src: SourceFile, target_bytes: int) -> list[Any]:
     if src.fmt == "parquet":
         import pyarrow.parquet as pq
 
-        meta = pq.ParquetFile(src.path).metadata
+        meta = parquet_file(src.path).metadata
         groups: list[list[int]] = [[]]
         acc = 0
         for i in range(meta.num_row_groups):
@@ -149,7 +150,7 @@ def parts(src: SourceFile, target_bytes: int) -> list[Any]:
 def _read_jsonl(src: SourceFile, begin: int = 0, end: int | None = None, *, fast: bool = False) -> Iterator[Any]:
     src.encoding = "utf-8"
     offset = begin
-    with open(src.path, "rb") as fh:
+    with src.path.open("rb") as fh:
         fh.seek(begin)
         for line_no, line in enumerate(fh, 1):
             if end is not None and offset >= end:
@@ -273,7 +274,7 @@ def _read_json(src: SourceFile) -> Iterator[RawRecord]:
 def _blocks(path: Path) -> Iterator[tuple[int, bytes]]:
     """(byte offset, bytes) blocks cut after a newline. 0x0A is never part of a
     multi-byte character in UTF-8 or GB18030, so each block decodes alone."""
-    with open(path, "rb") as fh:
+    with path.open("rb") as fh:
         base = 0
         rest = b""
         while True:
@@ -311,7 +312,7 @@ def _decode_errors(path: Path, encoding: str, limit: int = 1000) -> int:
 def detect_encoding(path: Path) -> str:
     """utf-8-sig when there is a BOM, else the first of UTF-8 and GB18030 that
     decodes the whole file; if neither does, the one with fewer bad bytes."""
-    with open(path, "rb") as fh:
+    with path.open("rb") as fh:
         if fh.read(3) == UTF8_BOM:
             return "utf-8-sig"
     utf8 = _decode_errors(path, "utf-8")
@@ -383,7 +384,7 @@ def _read_csv(src: SourceFile) -> Iterator[RawRecord]:
 def parquet_columns(src: SourceFile) -> ColumnPlan:
     import pyarrow.parquet as pq
 
-    return plan_columns(src.kind, pq.ParquetFile(src.path).schema_arrow.names)
+    return plan_columns(src.kind, parquet_file(src.path).schema_arrow.names)
 
 
 def _read_parquet(src: SourceFile, row_groups: list[int] | None = None, *, fast: bool = False) -> Iterator[Any]:
@@ -391,7 +392,7 @@ def _read_parquet(src: SourceFile, row_groups: list[int] | None = None, *, fast:
     import pyarrow.parquet as pq
 
     try:
-        pf = pq.ParquetFile(src.path)
+        pf = parquet_file(src.path)
     except (pa.ArrowInvalid, pa.ArrowException) as exc:
         raise ReadError(Issue("file-format", f"文件“{src.name}”不是有效的 Parquet 文件（{_short(str(exc))}）", file=src.name, kind=src.kind)) from exc
     src.encoding = "parquet"
@@ -460,7 +461,7 @@ def _read_xlsx(src: SourceFile) -> Iterator[RawRecord]:
     from openpyxl import load_workbook
 
     try:
-        wb = load_workbook(src.path, read_only=True, data_only=True)
+        wb = load_workbook(io.BytesIO(src.path.read_bytes()) if isinstance(src.path, RemotePath) else src.path, read_only=True, data_only=True)
     except (zipfile.BadZipFile, KeyError, ValueError) as exc:
         raise ReadError(Issue("file-format", f"文件“{src.name}”不是有效的 xlsx 文件（{_short(str(exc))}）", file=src.name, kind=src.kind)) from exc
     src.encoding = "xlsx"
@@ -483,7 +484,7 @@ def fetch(src: SourceFile, line: int | None, row: int | None, byte_offset: int |
     """Re-read one record's data by its location (for the quarantine of a
     record rejected after a parallel worker already let its data go)."""
     if src.fmt == "jsonl" and byte_offset is not None:
-        with open(src.path, "rb") as fh:
+        with src.path.open("rb") as fh:
             fh.seek(byte_offset)
             try:
                 return orjson.loads(fh.readline())
@@ -492,7 +493,7 @@ def fetch(src: SourceFile, line: int | None, row: int | None, byte_offset: int |
     if src.fmt == "parquet" and row is not None:
         import pyarrow.parquet as pq
 
-        meta = pq.ParquetFile(src.path).metadata
+        meta = parquet_file(src.path).metadata
         first = 1
         for group in range(meta.num_row_groups):  # read only the row group that holds the row
             n = meta.row_group(group).num_rows
@@ -507,8 +508,3 @@ def fetch(src: SourceFile, line: int | None, row: int | None, byte_offset: int |
     return None
 
 
-def file_size(path: Path) -> int:
-    try:
-        return os.path.getsize(path)
-    except OSError:
-        return 0

@@ -80,7 +80,7 @@ def build(data_dir: str | Path, out: str | Path, policy: Policy, *, build_date: 
           progress: bool | None = None, site_url: str = "http://127.0.0.1:8000/", workers: int | None = None,
           search: bool = True, narrative: bool = True, audit_dir: str | Path | None = None,
           shard_records: int = SHARD_RECORDS, echo: Callable[[str], None] | None = None, incremental: bool = True) -> BuildReport:
-    data_dir, out = Path(data_dir), Path(out)
+    out = Path(out)
     report = BuildReport(build_date.isoformat())
     stage = _Stages(report, echo)
     publisher = Publisher(policy, build_date)

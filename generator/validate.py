@@ -37,6 +37,7 @@ import referencing
 from referencing.jsonschema import DRAFT202012
 
 from liushuang import schemas
+from liushuang.locations import RemotePath, location
 from liushuang.parallel import RETRIES, current_engine
 from liushuang.policy import Policy, load_policy
 from liushuang.progress import Progress
@@ -184,7 +185,7 @@ def _assess_part(src: readers.SourceFile, part: Any) -> tuple[list[Outcome | tup
             out.append(o)
     lines = 0
     if src.fmt == "jsonl":
-        with open(src.path, "rb") as fh:
+        with src.path.open("rb") as fh:
             fh.seek(part[0])
             remaining = part[1] - part[0]
             while remaining > 0:
@@ -224,11 +225,11 @@ class Validator:
         self._pool: ProcessPoolExecutor | None = None
         self._prepare: Prepare | None = None
 
-    def validate_dir(self, data_dir: str | Path, sink: Sink | None = None, prepare: Prepare | None = None) -> Report:
+    def validate_dir(self, data_dir: str | Path | RemotePath, sink: Sink | None = None, prepare: Prepare | None = None) -> Report:
         """Validate every file of ``data_dir``; each accepted record goes to ``sink``
         as ``sink(kind, record)``, or as ``sink(kind, prepare(kind, record))`` when
         ``prepare`` is given (then run where the record is assessed: in parallel)."""
-        data_dir = Path(data_dir)
+        data_dir = location(data_dir)
         self._prepare = prepare
         started = time.perf_counter()
         report = Report(str(data_dir), quarantine_dir=str(self.quarantine_dir) if self.quarantine_dir else None)
@@ -297,7 +298,7 @@ class Validator:
                 src.encoding = encoding
             blob = b""
             if sink is not None and prepare is None:  # JSON Lines: the part's bytes, to hand the clean records to the sink
-                with open(src.path, "rb") as fh:
+                with src.path.open("rb") as fh:
                     fh.seek(part[0])
                     blob = fh.read(part[1] - part[0])
             for item in outcomes:

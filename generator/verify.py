@@ -37,6 +37,7 @@ import orjson
 
 from liushuang import ids, schemas
 from liushuang.parallel import fork_map, shared
+from liushuang.locations import RemotePath, location
 from liushuang.policy import Policy
 from liushuang.urls import record_path, slug
 
@@ -140,7 +141,7 @@ def _key(kind: str, rec: dict[str, Any]) -> str | None:
     return None
 
 
-def _expected(data: Path, policy: Policy, build_date: dt.date) -> tuple[_Expected, int]:
+def _expected(data: Path | RemotePath, policy: Policy, build_date: dt.date) -> tuple[_Expected, int]:
     exp = _Expected()
     publisher = Publisher(policy, build_date)
 
@@ -299,9 +300,9 @@ def _download_keys(root: Path, kind: str) -> dict[str, set[str]]:
     return out
 
 
-def verify(site: str | Path, data: str | Path, policy: Policy, *, build_date: dt.date | None = None, workers: int | None = None,
+def verify(site: str | Path, data: str | Path | RemotePath, policy: Policy, *, build_date: dt.date | None = None, workers: int | None = None,
            echo: Callable[[str], None] | None = None) -> VerifyReport:
-    site, data = Path(site), Path(data)
+    site, data = Path(site), location(data)
     say = echo or (lambda m: None)
     build_report = site / "build-report.json"
     if build_date is None:

@@ -70,6 +70,23 @@ def _engine(name: str, scheduler: str | None) -> Iterator[None]:
             cluster.close()
 
 
+class _DataLocation(click.ParamType):
+    """DATA: a local folder or an fsspec URL (s3://bucket/export/, memory://…)."""
+
+    name = "data"
+
+    def convert(self, value, param, ctx):  # type: ignore[no-untyped-def]
+        from liushuang.locations import location
+
+        try:
+            return location(value)
+        except ValueError as exc:
+            self.fail(str(exc), param, ctx)
+
+
+DATA = _DataLocation()
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="liushuang")
 def main() -> None:
@@ -77,7 +94,7 @@ def main() -> None:
 
 
 @main.command()
-@click.argument("data", type=click.Path(path_type=Path))
+@click.argument("data", type=DATA)
 @click.option("--json", "as_json", is_flag=True, help="Print the full report as JSON instead of tables.")
 @click.option("--quarantine", type=click.Path(file_okay=False, path_type=Path),
               help="Directory for rejected records with their reasons [default: DATA/../quarantine].")
@@ -97,7 +114,9 @@ def validate(data: Path, as_json: bool, quarantine: Path | None, max_issues: int
     """
     from liushuang.generator.validate import Validator
 
-    quarantine = quarantine or data.resolve().parent / "quarantine"
+    from liushuang.locations import RemotePath
+
+    quarantine = quarantine or (Path("quarantine") if isinstance(data, RemotePath) else data.resolve().parent / "quarantine")
     try:
         with _engine(engine, scheduler):
             report = Validator(_policy(policy_path), quarantine_dir=quarantine, progress=progress).validate_dir(data)
@@ -191,7 +210,7 @@ def _draw_options(fn):
 
 
 def _audit_options(fn):
-    fn = click.argument("data", type=click.Path(path_type=Path))(fn)
+    fn = click.argument("data", type=DATA)(fn)
     fn = click.option("-o", "--output", required=True, type=click.Path(file_okay=False, path_type=Path),
                       help="Directory for the reports (HTML, Markdown, JSON).")(fn)
     fn = click.option("--fail-on", type=click.Choice(["info", "low", "medium", "high"]),
@@ -394,7 +413,7 @@ def draw(frame: Path, task_id: str, department: str, items: tuple[str, ...], sam
 
 
 @main.command()
-@click.argument("data", type=click.Path(path_type=Path))
+@click.argument("data", type=DATA)
 @click.option("-o", "--output", required=True, type=click.Path(file_okay=False, path_type=Path), help="Directory of the site.")
 @click.option("--build-date", help="Date the site is built for (YYYY-MM-DD): publicity periods end relative to it "
               "[default: SOURCE_DATE_EPOCH if set, else today, China Standard Time].")
@@ -440,7 +459,7 @@ def build(data: Path, output: Path, build_date: str | None, site_url: str, progr
 
 @main.command()
 @click.argument("site", type=click.Path(exists=True, file_okay=False, path_type=Path))
-@click.argument("data", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.argument("data", type=DATA)
 @click.option("--build-date", help="Build date to judge publicity by (YYYY-MM-DD) [default: the one in SITE/build-report.json].")
 @click.option("--json", "as_json", type=click.Path(dir_okay=False, path_type=Path), help="Also write the findings as JSON here.")
 @click.option("--workers", type=int, help="Worker processes [default: all cores].")
@@ -458,6 +477,8 @@ def verify(site: Path, data: Path, build_date: str | None, as_json: Path | None,
     """
     from liushuang.generator.verify import verify as run_verify
 
+    if not data.is_dir():
+        raise UsageError(f"数据目录“{data}”不存在或不是目录")
     try:
         report = run_verify(site, data, _policy(policy_path), build_date=_as_of(build_date), workers=workers,
                             echo=lambda m: click.echo(m, err=True))

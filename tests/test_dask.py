@@ -127,3 +127,33 @@ def test_cli_engine_option(tmp_path: Path, clean_dir: Path, local_site: Path, cl
     assert _files(tmp_path / "site") == _files(local_site)
     bad = CliRunner().invoke(main, ["validate", str(clean_dir), "--engine", "dask", "--scheduler", "tcp://127.0.0.1:9"])
     assert bad.exit_code == 2 and "Dask" in bad.output
+
+
+def test_dask_workers_read_the_data_from_a_url(client, local_site: Path, clean_dir: Path, tmp_path: Path):
+    """DATA as an fsspec URL (``local://`` here: a real fsspec file system that other
+    processes can open): the workers read their parts from it themselves."""
+    from liushuang.locations import RemotePath
+
+    url = f"local://{clean_dir}"
+    seen = []
+    real_submit = client.submit
+
+    def recording_submit(fn, *args, **kw):
+        if fn.__name__ == "_assess_part_anywhere":
+            seen.append(args[0].path)
+        return real_submit(fn, *args, **kw)
+
+    client.submit = recording_submit
+    try:
+        with parallel.engine(client):
+            remote = Validator(load_policy()).validate_dir(url).to_dict()
+            site.build(url, tmp_path / "site", load_policy(), build_date=DAY)
+    finally:
+        del client.submit
+    local = Validator(load_policy()).validate_dir(clean_dir).to_dict()
+    assert seen and all(isinstance(p, RemotePath) for p in seen)
+    for d in (local, remote):
+        d["stats"].pop("seconds")
+        d.pop("data_dir")
+    assert remote == local
+    assert _files(tmp_path / "site") == _files(local_site)
