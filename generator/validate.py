@@ -166,11 +166,8 @@ def _assess_part(src: readers.SourceFile, part: Any) -> tuple[list[Outcome | tup
             # Fast path: a parsed record, (line or row, byte offset or None, data). Most records are clean: no per-record objects.
             line, offset, data = raw
             if data.__class__ is dict and gate.is_valid(data):
-                if not check(data, refs) and not refs.pending:
-                    if prepare is None:
-                        out.append((line, offset, _key_of(data, key_fields)))
-                    else:
-                        out.append((line, offset, _key_of(data, key_fields), orjson.dumps(prepare(src.kind, data))))
+                if not check(data, refs):
+                    out.append(_clean(src.kind, line, offset, _key_of(data, key_fields), data, refs.take(), prepare))
                     continue
                 refs.pending = []
             if src.fmt == "parquet":
@@ -178,9 +175,8 @@ def _assess_part(src: readers.SourceFile, part: Any) -> tuple[list[Outcome | tup
             else:
                 raw = readers.RawRecord(data, line=line, byte_offset=offset)
         o = assess(src.kind, raw, compiled, regions)
-        if not o.issues and not o.pending and not o.gate_disagreed:
-            clean = (o.line if o.line is not None else o.row, o.byte_offset, o.key)  # line for text formats, row otherwise
-            out.append(clean if prepare is None else (*clean, orjson.dumps(prepare(src.kind, o.data))))
+        if not o.issues and not o.gate_disagreed:  # line for text formats, row otherwise
+            out.append(_clean(src.kind, o.line if o.line is not None else o.row, o.byte_offset, o.key, o.data, o.pending, prepare))
         else:
             out.append(o)
     lines = 0
@@ -193,6 +189,18 @@ def _assess_part(src: readers.SourceFile, part: Any) -> tuple[list[Outcome | tup
                 lines += chunk.count(b"\n")
                 remaining -= len(chunk)
     return out, lines, src.encoding
+
+
+def _clean(kind: str, position: int | None, offset: int | None, key: Any, data: dict[str, Any],
+           pending: list[tuple[str, ...]] | None, prepare: Prepare | None) -> tuple[Any, ...]:
+    """A record whose own content is valid, as it travels back from a worker: (position,
+    byte offset, key) alone when that is all the main process needs; else also the
+    ``prepare`` result (JSON bytes), the references still to resolve in record order,
+    and a task's selected USCCs (results are checked against them)."""
+    if prepare is None and pending is None and kind != "inspection_tasks":
+        return (position, offset, key)
+    return (position, offset, key, None if prepare is None else orjson.dumps(prepare(kind, data)), pending,
+            [s["uscc"] for s in data.get("selections", [])] if kind == "inspection_tasks" else None)
 
 
 class _KeyIndex:
@@ -268,7 +276,7 @@ class Validator:
         prepare = self._prepare
         parallel = ((self.workers > 1 or on_cluster) and (sink is None or prepare is not None or src.fmt == "jsonl")
                     and size >= (0 if on_cluster else PARALLEL_MIN_BYTES)
-                    and src.fmt in ("jsonl", "parquet") and src.kind != "inspection_tasks")
+                    and src.fmt in ("jsonl", "parquet"))
         if not parallel:
             start = bar.done
             for n, raw in enumerate(readers.read(src), 1):
@@ -302,16 +310,18 @@ class Validator:
                     fh.seek(part[0])
                     blob = fh.read(part[1] - part[0])
             for item in outcomes:
-                if item.__class__ is tuple:  # a clean record: (line or row, byte offset, key), renumbered
-                    if prepare is not None:
-                        yield (item[0] + (line_base if src.fmt == "jsonl" else row_base), item[1], item[2], orjson.loads(item[3]))
+                if item.__class__ is tuple:  # a clean record (see _clean), renumbered, with what the sink takes
+                    position = item[0] + (line_base if src.fmt == "jsonl" else row_base)
+                    if sink is None:
+                        yield (position, *item[1:])
                         continue
-                    if sink is not None:
+                    if prepare is not None:
+                        value = orjson.loads(item[3])
+                    else:  # JSON Lines: the record parsed again from its bytes
                         at = item[1] - part[0]
                         end = blob.find(b"\n", at)
-                        yield (item[0] + line_base, item[1], item[2], orjson.loads(blob[at:end if end >= 0 else len(blob)]))
-                        continue
-                    yield (item[0] + (line_base if src.fmt == "jsonl" else row_base), item[1], item[2])
+                        value = orjson.loads(blob[at:end if end >= 0 else len(blob)])
+                    yield (position, item[1], item[2], value, *item[4:])
                     continue
                 o = item
                 if o.line is not None:
@@ -341,19 +351,25 @@ class Validator:
             for o in self._outcomes(src, sink, bar):
                 stats.read += 1
                 if o.__class__ is tuple:
-                    # Fast path for the clean records a worker sends back: only the key matters here.
+                    # Fast path for the records a worker found valid in themselves: (position, offset,
+                    # key[, sink value][, references to resolve, a task's selections]).
                     position, offset, key = o[:3]
-                    if key is None or key not in seen:
+                    pending = o[4] if len(o) > 4 else None
+                    problems = [Issue(slug, msg, pointer=ptr) for slug, ptr, msg in resolve(pending, index)] if pending else None
+                    if not problems and (key is None or key not in seen):
                         if key is not None:
                             seen[key] = (file_index, position)
                         stats.accepted += 1
                         kstats.accepted += 1
+                        if kind == "inspection_tasks" and isinstance(key, str):
+                            index.selections[key] = frozenset(o[5] or ())
                         if sink is not None:
                             sink(kind, o[3])
                         continue
-                    # A duplicate: the full path reports it (its data is fetched again for the quarantine).
+                    # A broken reference or a duplicate: the full path reports it (the data is fetched again for the quarantine).
                     line, row = (position, None) if src.fmt == "jsonl" else (None, position)
                     o = _clean_outcome(line, row, offset, key)
+                    o.issues = problems or []
                 issues = o.issues
                 if o.gate_disagreed:
                     report.gate_disagreements += 1

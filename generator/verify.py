@@ -141,29 +141,39 @@ def _key(kind: str, rec: dict[str, Any]) -> str | None:
     return None
 
 
+@dataclass(frozen=True)
+class _Facts:
+    """What verify needs of one valid record: [key, withheld reason, uscc, task id], or None for
+    kinds it does not check. Computed where the record is validated (the workers)."""
+
+    publisher: Publisher
+
+    def __call__(self, kind: str, rec: dict[str, Any]) -> list[Any] | None:
+        key = _key(kind, rec)
+        return None if key is None else [key, self.publisher.withheld_reason(kind, rec), rec.get("uscc"), rec.get("task_id")]
+
+
 def _expected(data: Path | RemotePath, policy: Policy, build_date: dt.date) -> tuple[_Expected, int]:
     exp = _Expected()
-    publisher = Publisher(policy, build_date)
 
-    def sink(kind: str, rec: dict[str, Any]) -> None:
-        key = _key(kind, rec)
-        if key is None:
+    def sink(kind: str, facts: list[Any] | None) -> None:
+        if facts is None:
             return
-        reason = publisher.withheld_reason(kind, rec)
+        key, reason, uscc, task_id = facts
         if reason:
             exp.withheld[kind][key] = reason
             return
         exp.published[kind].add(key)
-        if kind in ("licenses", "penalties") and rec.get("uscc"):
-            exp.decisions_of[rec["uscc"]].add((kind, key))
-            exp.entities.add(rec["uscc"])
+        if kind in ("licenses", "penalties") and uscc:
+            exp.decisions_of[uscc].add((kind, key))
+            exp.entities.add(uscc)
         elif kind == "inspection_results":
-            exp.results.add((rec["task_id"], rec["uscc"]))
-            exp.entities.add(rec["uscc"])
+            exp.results.add((task_id, uscc))
+            exp.entities.add(uscc)
         elif kind == "entities":
             exp.entities.add(key)
 
-    report = Validator(policy, progress=False).validate_dir(data, sink=sink)
+    report = Validator(policy, progress=False).validate_dir(data, sink=sink, prepare=_Facts(Publisher(policy, build_date)))
     for issue in report.issues:
         if issue.severity == "error" and issue.record_id and issue.kind in KEYED:
             exp.withheld[issue.kind].setdefault(issue.record_id, f"rejected:{issue.rule}")

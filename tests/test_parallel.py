@@ -34,3 +34,25 @@ def test_workers_do_not_change_the_report(tmp_path: Path, monkeypatch, fmt):
     assert serial.stats()["rejected"] > 0
     for q in sorted((tmp_path / "q1").glob("*.jsonl")):
         assert q.read_bytes() == (tmp_path / "q2" / q.name).read_bytes(), q.name
+
+
+def test_results_are_checked_against_selections_sent_back_by_workers(tmp_path: Path, monkeypatch):
+    """A task validated in a worker sends its selected USCCs back, so a result for an
+    entity its task did not select is still caught when every file goes in parts."""
+    import orjson
+
+    data = generate(SynthConfig(entities=400, years=1, seed=4))
+    write_dataset(data, tmp_path / "d")
+    results = (tmp_path / "d" / "inspection_results.jsonl").read_bytes().splitlines()
+    first = orjson.loads(results[0])
+    task = next(t for t in data.records["inspection_tasks"] if t["task_id"] == first["task_id"])
+    selected = {s["uscc"] for s in task["selections"]}
+    outsider = next(e["uscc"] for e in data.records["entities"] if e["uscc"] not in selected)
+    results[0] = orjson.dumps({**first, "uscc": outsider})
+    (tmp_path / "d" / "inspection_results.jsonl").write_bytes(b"\n".join(results) + b"\n")
+    monkeypatch.setattr(engine, "PARALLEL_MIN_BYTES", 0)
+    monkeypatch.setattr(engine, "PART_BYTES", 20_000)
+    for workers in (1, 2):
+        report = validate(tmp_path / "d", workers=workers)
+        found = [i for i in report.issues if i.kind == "inspection_results" and "抽中对象" in i.message]
+        assert [(i.rule, i.line) for i in found] == [("ref-missing", 1)], workers
