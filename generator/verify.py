@@ -26,6 +26,7 @@ import hashlib
 import io
 import posixpath
 import re
+import time
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -320,6 +321,15 @@ def verify(site: str | Path, data: str | Path | RemotePath, policy: Policy, *, b
             raise FileNotFoundError(f"{build_report} 不存在：请用 --build-date 指定构建日期")
         build_date = dt.date.fromisoformat(orjson.loads(build_report.read_bytes())["build_date"])
     report = VerifyReport(str(site), str(data), build_date.isoformat())
+    started = [time.perf_counter()]
+    announce = say
+
+    def say(message: str) -> None:  # each step with the time the one before it took
+        now = time.perf_counter()
+        if message[0] != "1":
+            announce(f"  （用时 {now - started[0]:.1f} 秒）")
+        started[0] = now
+        announce(message)
 
     say("1/4 按公开规则重新判定每条记录")
     exp, n_input = _expected(data, policy, build_date)
@@ -425,5 +435,6 @@ def verify(site: str | Path, data: str | Path | RemotePath, policy: Policy, *, b
                 report.add("withheld-present", page, f"{key}（{reason}）出现在：{'、'.join(where)}")
     report.checked["published records"] = sum(len(v) for v in exp.published.values())
     report.checked["withheld records"] = sum(len(v) for v in exp.withheld.values())
+    announce(f"  （用时 {time.perf_counter() - started[0]:.1f} 秒）")
     return report
 
