@@ -24,6 +24,7 @@ import datetime as dt
 import gzip
 import hashlib
 import io
+import os
 import posixpath
 import re
 import time
@@ -189,16 +190,22 @@ def _expected(data: Path | RemotePath, policy: Policy, build_date: dt.date) -> t
 # --- scanning the output (forked workers) ---------------------------------------------------
 
 def _text_of(root: Path, path: str, hashes: dict[str, tuple[str, int]] | None = None) -> str:
-    raw = (root / path).read_bytes()
+    return _read(root, path, hashes)[1]
+
+
+def _read(root: Path, path: str, hashes: dict[str, tuple[str, int]] | None = None) -> tuple[bytes, str]:
+    """A file's bytes (decompressed when gzip) and its text; Parquet as its decoded values."""
+    with open(os.path.join(root, path), "rb") as fh:
+        raw = fh.read()
     if hashes is not None:
         hashes[path] = (hashlib.sha256(raw).hexdigest(), len(raw))
     if path.endswith(".parquet"):
         import pyarrow.parquet as pq
 
-        return str(pq.read_table(io.BytesIO(raw)).to_pylist())
+        return raw, str(pq.read_table(io.BytesIO(raw)).to_pylist())
     if raw[:2] == b"\x1f\x8b":
         raw = gzip.decompress(raw)
-    return raw.decode("utf-8", errors="replace")
+    return raw, raw.decode("utf-8", errors="replace")
 
 
 def _personal(text: str) -> list[str]:
@@ -232,7 +239,7 @@ def _scan(paths: list[str]) -> dict[str, Any]:
     from_root: dict[str, str] = {}           # resolved links relative to the site root
     links = 0
     for path in paths:
-        text = _text_of(root, path, hashes)
+        raw, text = _read(root, path, hashes)
         for what in _personal(text):
             findings.append(("personal-data", path, what))
         if path.endswith(".pf_fragment"):
@@ -245,7 +252,6 @@ def _scan(paths: list[str]) -> dict[str, Any]:
             continue
         if not path.endswith(".html"):
             continue
-        raw = text.encode("utf-8")
         page_dir = posixpath.dirname(path)
         up = "../" * (page_dir.count("/") + 1) if page_dir else ""
         parts = path.split("/")
@@ -286,28 +292,36 @@ def _scan(paths: list[str]) -> dict[str, Any]:
 
 
 def _download_keys(root: Path, kind: str) -> dict[str, set[str]]:
-    """Keys found in each download format of a kind."""
+    """Keys found in each download format of a kind (only the key columns are read)."""
     key_field = KEYED.get(kind)
+    fields = [key_field] if key_field else ["task_id", "uscc"]
     out: dict[str, set[str]] = {}
 
-    def key_of(rec: dict[str, Any]) -> str:
-        return rec[key_field] if key_field else f"{rec.get('task_id')}/{rec.get('uscc')}"
+    def joined(values: list[Any]) -> str:
+        return values[0] if key_field else f"{values[0]}/{values[1]}"
 
     folder = root / "downloads"
     if (folder / f"{kind}.jsonl").exists():
-        out["jsonl"] = {key_of(orjson.loads(line)) for line in (folder / f"{kind}.jsonl").read_bytes().splitlines() if line}
+        out["jsonl"] = set()
+        for line in (folder / f"{kind}.jsonl").read_bytes().splitlines():
+            if line:
+                rec = orjson.loads(line)
+                out["jsonl"].add(joined([rec.get(f) for f in fields]))
     if (folder / f"{kind}.csv").exists():
         titles = schemas.titles(kind)
         with open(folder / f"{kind}.csv", encoding="utf-8-sig", newline="") as fh:
-            rows = list(csv.DictReader(fh))
-        if key_field:
-            out["csv"] = {r.get(titles[key_field]) or r.get(key_field) or "" for r in rows}
-        else:
-            out["csv"] = {f"{r.get(titles['task_id']) or r.get('task_id')}/{r.get(titles['uscc']) or r.get('uscc')}" for r in rows}
+            reader = csv.reader(fh)
+            header = next(reader, [])
+            columns = [header.index(titles[f]) if titles.get(f) in header else header.index(f) if f in header else None for f in fields]
+            out["csv"] = {joined([row[c] if c is not None and c < len(row) else "" for c in columns]) for row in reader}
     if (folder / f"{kind}.parquet").exists():
         import pyarrow.parquet as pq
 
-        out["parquet"] = {key_of(r) for r in pq.read_table(folder / f"{kind}.parquet").to_pylist()}
+        path = folder / f"{kind}.parquet"
+        names = set(pq.read_schema(path).names)
+        table = pq.read_table(path, columns=[f for f in fields if f in names])
+        columns = [table.column(f).to_pylist() if f in names else [None] * table.num_rows for f in fields]
+        out["parquet"] = {joined(list(values)) for values in zip(*columns)}
     return out
 
 
