@@ -57,6 +57,7 @@ tasks = {}
 t0 = time.perf_counter()
 if engine_name == "dask":
     from distributed import get_task_stream
+    from distributed.utils import key_split
     from liushuang.parallel import dask_client, engine
     client = dask_client(workers=2)
     t0 = time.perf_counter()
@@ -64,8 +65,7 @@ if engine_name == "dask":
         result = run()
     wall = time.perf_counter() - t0
     for t in ts.data:
-        name = t["key"][0] if isinstance(t["key"], tuple) else t["key"]
-        name = str(name).rsplit("-", 1)[0]
+        name = key_split(t["key"])
         seconds = sum(s["stop"] - s["start"] for s in t["startstops"] if s["action"] == "compute")
         n, total = tasks.get(name, (0, 0.0))
         tasks[name] = (n + 1, total + seconds)

@@ -15,6 +15,7 @@ from __future__ import annotations
 import gc
 import multiprocessing
 import os
+import uuid
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager
@@ -62,7 +63,10 @@ def fork_map(fn: Callable[[Any], Any], jobs: Sequence[Any], data: Any, *, parall
     if _ENGINE is not None and jobs:
         ref = _ENGINE.scatter(data, broadcast=True, hash=False)
         try:
-            futures = _ENGINE.map(_call, [fn] * len(jobs), list(jobs), [ref] * len(jobs), pure=False, retries=RETRIES)
+            # Keys named after the job's function, so the dashboard and the task stream show what runs.
+            batch = uuid.uuid4().hex
+            futures = _ENGINE.map(_call, [fn] * len(jobs), list(jobs), [ref] * len(jobs), pure=False, retries=RETRIES,
+                                  key=[f"{fn.__name__}-{batch}-{i}" for i in range(len(jobs))])
             return _ENGINE.gather(futures)
         finally:
             del ref
