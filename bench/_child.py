@@ -37,3 +37,17 @@ def cached(path, label: str, make) -> None:
     make(tmp)
     tmp.rename(path)
     print(f"  synthesised in {time.perf_counter() - started:.0f} s", file=sys.stderr)
+
+
+def city(work, entities: int, years: int):
+    """The synthetic city of ``entities`` over ``years`` (seed 2026), synthesised once
+    into WORK/city-ENTITIES-YEARS and reused; returns the folder and its per-file record counts."""
+    import json
+    from pathlib import Path
+
+    data = Path(work) / f"city-{entities}-{years}"
+    cached(data, f"a city of {entities:,} entities over {years} years", lambda folder: subprocess.run(
+        [sys.executable, "-m", "liushuang.cli", "synth", str(folder), "--entities", str(entities),
+         "--years", str(years), "--seed", "2026"], check=True))
+    files = json.loads((data / "synth-manifest.json").read_text())["files"]
+    return data, {name: entry["records"] for name, entry in files.items()}

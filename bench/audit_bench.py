@@ -12,13 +12,11 @@ wall time and the process's peak memory (VmHWM). Target (issue 5): <= 60 s and
 from __future__ import annotations
 
 import argparse
-import json
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
 
-from _child import cached, print_stages, run_child
+from _child import city, print_stages, run_child
 
 CHILD = r"""
 import datetime as dt, json, sys, time
@@ -50,16 +48,12 @@ def main() -> None:
     ap.add_argument("--years", type=int, default=3)
     ap.add_argument("--work", type=Path, default=Path(tempfile.gettempdir()) / "liushuang-bench")
     args = ap.parse_args()
-    data = args.work / f"city-{args.entities}-{args.years}"
-    cached(data, f"a city of {args.entities:,} entities", lambda folder: subprocess.run(
-        [sys.executable, "-m", "liushuang.cli", "synth", str(folder), "--entities", str(args.entities),
-         "--years", str(args.years), "--seed", "2026"], check=True))
-    files = json.loads((data / "synth-manifest.json").read_text())["files"]
+    data, files = city(args.work, args.entities, args.years)
     print("running the deadline audit …", file=sys.stderr)
     with tempfile.TemporaryDirectory() as out:
         r = run_child(CHILD, str(data), out)
     print(f"\ncity: {args.entities:,} entities, {args.years} years, {r['records']:,} records "
-          "(" + ", ".join(f"{k} {v['records']:,}" for k, v in files.items()) + ")\n")
+          "(" + ", ".join(f"{k} {n:,}" for k, n in files.items()) + ")\n")
     print_stages(r, ("load", "audit", "report", "total"))
 
 

@@ -20,13 +20,12 @@ be byte-identical.
 from __future__ import annotations
 
 import argparse
-import json
 import subprocess
 import sys
 import tempfile
 from pathlib import Path
 
-from _child import cached
+from _child import city
 from site_bench import run_sampled
 
 STAGE = r"""
@@ -86,11 +85,8 @@ def main() -> None:
     ap.add_argument("--stages", default="validate,build,audit")
     ap.add_argument("--work", type=Path, default=Path(tempfile.gettempdir()) / "liushuang-bench")
     args = ap.parse_args()
-    data = args.work / f"city-{args.entities}-{args.years}"
-    cached(data, f"a city of {args.entities:,} entities over {args.years} years", lambda folder: subprocess.run(
-        [sys.executable, "-m", "liushuang.cli", "synth", str(folder), "--entities", str(args.entities),
-         "--years", str(args.years), "--seed", "2026"], check=True))
-    records = sum(v["records"] for v in json.loads((data / "synth-manifest.json").read_text())["files"].values())
+    data, files = city(args.work, args.entities, args.years)
+    records = sum(files.values())
     stages = args.stages.split(",")
     scratch = Path(tempfile.mkdtemp(dir=args.work, prefix="engines-"))
     rows = []

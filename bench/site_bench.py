@@ -35,7 +35,7 @@ import threading
 import time
 from pathlib import Path
 
-from _child import cached
+from _child import city
 
 BUILD = r"""
 import datetime as dt, json, sys, time
@@ -207,11 +207,7 @@ def main() -> None:
     ap.add_argument("--compare-pages", type=int, default=2000, help="Pages rendered through mkdocs-material for the ratio.")
     ap.add_argument("--keep", action="store_true", help="Keep the built site in WORK/site-ENTITIES-YEARS.")
     args = ap.parse_args()
-    data = args.work / f"city-{args.entities}-{args.years}"
-    cached(data, f"a city of {args.entities:,} entities over {args.years} years", lambda folder: subprocess.run(
-        [sys.executable, "-m", "liushuang.cli", "synth", str(folder), "--entities", str(args.entities),
-         "--years", str(args.years), "--seed", "2026"], check=True))
-    files = {k: v["records"] for k, v in json.loads((data / "synth-manifest.json").read_text())["files"].items()}
+    data, files = city(args.work, args.entities, args.years)
     site = args.work / f"site-{args.entities}-{args.years}"
     shutil.rmtree(site, ignore_errors=True)
     print("building the site …", file=sys.stderr)
