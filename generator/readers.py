@@ -132,8 +132,6 @@ def parts(src: SourceFile, target_bytes: int) -> list[Any]:
                 cuts.append(fh.tell())
         return [(a, b) for a, b in zip(cuts, cuts[1:] + [size])]
     if src.fmt == "parquet":
-        import pyarrow.parquet as pq
-
         meta = parquet_file(src.path).metadata
         groups: list[list[int]] = [[]]
         acc = 0
@@ -382,14 +380,11 @@ def _read_csv(src: SourceFile) -> Iterator[RawRecord]:
 # --- Parquet ----------------------------------------------------------------------
 
 def parquet_columns(src: SourceFile) -> ColumnPlan:
-    import pyarrow.parquet as pq
-
     return plan_columns(src.kind, parquet_file(src.path).schema_arrow.names)
 
 
 def _read_parquet(src: SourceFile, row_groups: list[int] | None = None, *, fast: bool = False) -> Iterator[Any]:
     import pyarrow as pa
-    import pyarrow.parquet as pq
 
     try:
         pf = parquet_file(src.path)
@@ -491,8 +486,6 @@ def fetch(src: SourceFile, line: int | None, row: int | None, byte_offset: int |
             except orjson.JSONDecodeError:
                 return None
     if src.fmt == "parquet" and row is not None:
-        import pyarrow.parquet as pq
-
         meta = parquet_file(src.path).metadata
         first = 1
         for group in range(meta.num_row_groups):  # read only the row group that holds the row

@@ -38,8 +38,8 @@ from urllib.parse import unquote
 import orjson
 
 from liushuang import ids, schemas
-from liushuang.parallel import fork_map, shared
 from liushuang.locations import RemotePath, location
+from liushuang.parallel import fork_map, shared
 from liushuang.policy import Policy
 from liushuang.urls import record_path, slug
 

@@ -113,7 +113,6 @@ def validate(data: Path, as_json: bool, quarantine: Path | None, max_issues: int
     Example: liushuang validate demo/data --quarantine demo/quarantine
     """
     from liushuang.generator.validate import Validator
-
     from liushuang.locations import RemotePath
 
     quarantine = quarantine or (Path("quarantine") if isinstance(data, RemotePath) else data.resolve().parent / "quarantine")

@@ -215,6 +215,7 @@ def test_decisions_taken_in_validation_workers_build_the_same_site(tmp_path: Pat
     is byte for byte the one a single process builds."""
     from liushuang.generator import manifest
     from liushuang.generator import validate as engine
+
     from liushuang.synth.defects import ALL, JSON_ONLY
     from liushuang.synth.generate import SynthConfig, generate, write_dataset
 
