@@ -146,9 +146,14 @@ def _init_worker(known_regions: dict[str, str], prepare: Prepare | None = None) 
 
 def _assess_part_anywhere(src: readers.SourceFile, part: Any, known_regions: dict[str, str],
                           prepare: Prepare | None = None) -> tuple[list[Any], int, str]:
-    """_assess_part on a Dask worker, which has no pool initializer: set up on first use."""
-    if _WORKER is None or _WORKER[1] != known_regions or _WORKER[2] is not prepare:
+    """_assess_part on a Dask worker, which has no pool initializer: set up on first use.
+    ``prepare`` arrives unpickled with every task, so it is swapped in without compiling
+    the schemas again; they are compiled once per worker (and again only for other regions)."""
+    global _WORKER
+    if _WORKER is None or _WORKER[1] != known_regions:
         _init_worker(known_regions, prepare)
+    else:
+        _WORKER = (_WORKER[0], known_regions, prepare)
     return _assess_part(src, part)
 
 

@@ -189,10 +189,6 @@ def _expected(data: Path | RemotePath, policy: Policy, build_date: dt.date) -> t
 
 # --- scanning the output (forked workers) ---------------------------------------------------
 
-def _text_of(root: Path, path: str, hashes: dict[str, tuple[str, int]] | None = None) -> str:
-    return _read(root, path, hashes)[1]
-
-
 def _read(root: Path, path: str, hashes: dict[str, tuple[str, int]] | None = None) -> tuple[bytes, str]:
     """A file's bytes (decompressed when gzip) and its text; Parquet as its decoded values."""
     with open(os.path.join(root, path), "rb") as fh:
@@ -391,7 +387,7 @@ def verify(site: str | Path, data: str | Path | RemotePath, policy: Policy, *, b
     import html as html_lib
 
     downloads = {kind: _download_keys(site, kind) for kind in DOWNLOADED}
-    feeds_text = "".join(_text_of(site, p) for p in files_on_disk if p.startswith("feeds/"))
+    feeds_text = "".join(_read(site, p)[1] for p in files_on_disk if p.startswith("feeds/"))
     for kind in KEYED:
         for key in sorted(exp.published[kind]):
             page = record_path(kind, key).rstrip("/")

@@ -120,7 +120,7 @@ class RemotePath:
 def file_size(path: Path | RemotePath) -> int:
     try:
         return path.size() if isinstance(path, RemotePath) else os.path.getsize(path)
-    except (OSError, FileNotFoundError):
+    except OSError:  # FileNotFoundError included
         return 0
 
 
