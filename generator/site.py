@@ -108,16 +108,16 @@ def build(data_dir: str | Path, out: str | Path, policy: Policy, *, build_date: 
     if tmp.exists():
         shutil.rmtree(tmp)
     previous = _previous(out) if incremental else None
-    in_place = _adopt_standby(out, tmp, previous) if previous is not None else None
-    if in_place is None:
-        tmp.mkdir()
-    try:
+    try:  # from here on, a failure removes the half-made folder (a standby taken over included)
+        in_place = _adopt_standby(out, tmp, previous) if previous is not None else None
+        if in_place is None:
+            tmp.mkdir()
+        elif previous is not None:
+            previous.in_place = in_place
         from . import narrative as narrative_pages
 
         narrative = narrative and narrative_pages.available()
         data = SiteData(store, build_date, page_size, narrative, previous)
-        if previous is not None and in_place is not None:
-            previous.in_place = in_place
         base = site_url if site_url.endswith("/") else site_url + "/"
         known: dict[str, dict[str, Any]] = {}
         _render(tmp, data, stage, report, workers=workers, site_url=base, audit_dir=audit_dir, known=known)
