@@ -25,6 +25,7 @@ import argparse
 import json
 import os
 import random
+import re
 import shutil
 import subprocess
 import sys
@@ -35,6 +36,9 @@ from pathlib import Path
 from site_bench import run_sampled
 
 CHANGED = {"licenses": "content", "penalties": "penalty_content", "inspection_results": "result_text"}
+DATED = {"licenses": "decided_on", "penalties": "decided_on", "inspection_results": "completed_on"}
+BUILD_DATE = "2026-11-30"
+RECENT_FROM = "2025-12-01"  # the pattern "recent": edits fall on the last twelve months' records
 
 REBUILD = r"""
 import datetime as dt, json, sys, time
@@ -59,8 +63,15 @@ print(json.dumps({"ok": r.ok, "findings": len(r.findings), "checked": r.checked,
 """
 
 
-def change(src: Path, dst: Path, share: float, seed: int) -> int:
-    """Copy the dataset, editing ``share`` of the decision and result records."""
+def _recent(kind: str, line: bytes) -> bool:
+    m = re.search(rb'"%s":\s*"(\d{4}-\d\d-\d\d)' % DATED[kind].encode(), line)
+    return bool(m) and m.group(1).decode() >= RECENT_FROM
+
+
+def change(src: Path, dst: Path, share: float, seed: int, pattern: str = "uniform") -> int:
+    """Copy the dataset, editing ``share`` of the decision and result records:
+    drawn from all of them (``uniform``), or from the last twelve months' only
+    (``recent``: as many edits, all on records a night's export typically corrects)."""
     rng = random.Random(seed)
     dst.mkdir(parents=True)
     changed = 0
@@ -69,9 +80,17 @@ def change(src: Path, dst: Path, share: float, seed: int) -> int:
         if kind not in CHANGED:
             os.link(f, dst / f.name)
             continue
+        p = share
+        if pattern == "recent":
+            with open(f, "rb") as fh:
+                total = eligible = 0
+                for line in fh:
+                    total += 1
+                    eligible += _recent(kind, line)
+            p = min(1.0, share * total / max(1, eligible))
         with open(f, "rb") as fh, open(dst / f.name, "wb") as out:
             for line in fh:
-                if rng.random() < share:
+                if (pattern == "uniform" or _recent(kind, line)) and rng.random() < p:
                     rec = json.loads(line)
                     rec[CHANGED[kind]] = (rec.get(CHANGED[kind]) or "") + "（更正）"
                     line = json.dumps(rec, ensure_ascii=False).encode() + b"\n"
@@ -85,6 +104,8 @@ def main() -> None:
     ap.add_argument("--entities", type=int, default=300_000)
     ap.add_argument("--years", type=int, default=15)
     ap.add_argument("--share", type=float, default=0.01)
+    ap.add_argument("--pattern", choices=("uniform", "recent"), default="uniform",
+                    help="which records the edits fall on: any (the worst case for the search shards) or the last twelve months'")
     ap.add_argument("--work", type=Path, default=Path(tempfile.gettempdir()) / "liushuang-bench")
     ap.add_argument("--verify-only", action="store_true", help="Only run verify on the site site_bench.py --keep left.")
     args = ap.parse_args()
@@ -101,7 +122,7 @@ def main() -> None:
     scratch = Path(tempfile.mkdtemp(dir=args.work, prefix="rebuild-"))
     try:
         nights = [scratch / "night1", scratch / "night2"]
-        changed = [change(data, folder, args.share, seed=seed) for folder, seed in zip(nights, (7, 8))]
+        changed = [change(data, folder, args.share, seed=seed, pattern=args.pattern) for folder, seed in zip(nights, (7, 8))]
         site = scratch / "site"
         print("linking the previous build …", file=sys.stderr)
         subprocess.run(["cp", "-al", str(built), str(site)], check=True)

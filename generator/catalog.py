@@ -32,7 +32,7 @@ def write_catalog(root: Path, resources: list[dict[str, Any]], site_url: str, bu
     """Write catalog.jsonld (DCAT) and return it with the schema.org JSON-LD for the downloads page."""
     by_kind: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for r in resources:
-        by_kind[r["name"].rsplit("-", 1)[0]].append(r)
+        by_kind[r["dataset"]].append(r)
     datasets, schema_org = [], []
     for kind, title in DATASETS.items():
         dists = by_kind.get(kind, [])

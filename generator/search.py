@@ -179,14 +179,21 @@ def pagefind_command() -> list[str]:
     raise SearchError("找不到 Pagefind：请安装 pagefind[extended]（pip install 'pagefind[extended]'）")
 
 
-def _fingerprint(sheets: list[tuple[str, str]]) -> str:
-    """SHA-256 of the shard's search documents and the Pagefind version: the same
-    fingerprint gives the same index (Pagefind's output is deterministic without filters)."""
+def _fingerprint(shard: Shard) -> str:
+    """SHA-256 of the shard's documents, the code that turns them into search
+    sheets (this module) and the Pagefind version: the same fingerprint gives the
+    same index (Pagefind's output is deterministic without filters). Computed
+    from the documents, so an unchanged shard costs no HTML at all."""
     h = hashlib.sha256(_pagefind_version().encode())
-    for name, text in sheets:
-        h.update(name.encode())
-        h.update(text.encode("utf-8"))
+    h.update(_code_digest().encode())
+    h.update(shard.name.encode())
+    h.update(orjson.dumps([(d.department, d.anchor, d.title, d.text) for d in shard.docs]))
     return h.hexdigest()
+
+
+@functools.cache
+def _code_digest() -> str:
+    return hashlib.sha256(Path(__file__).read_bytes()).hexdigest()
 
 
 @functools.cache
@@ -195,17 +202,22 @@ def _pagefind_version() -> str:
     return out.stdout.strip() or out.stderr.strip()
 
 
-def _reuse(shard: Shard, out: Path, previous: Any) -> bool:
-    """Hard-link the previous build's bundle of this shard when its documents did not change."""
-    if previous is None:
-        return False
+def _reuse(shard: Shard, out: Path, previous: Any, old_files: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]] | None:
+    """The previous build's bundle of this shard, when its documents did not change:
+    left in place (a build on the standby tree already holds it) or hard-linked.
+    Returns its files' manifest entries, or None when it must be indexed again."""
+    if previous is None or not old_files:
+        return None
     try:
         old = {s["bundle"]: s for s in orjson.loads((previous.root / "search" / "shards.json").read_bytes())["shards"]}
     except (OSError, ValueError, KeyError):
-        return False
+        return None
     record = old.get(f"pagefind/{shard.name}/")
     if not record or record.get("fingerprint") != shard.fingerprint:
-        return False
+        return None
+    entries = {path: {**entry, "input": shard.fingerprint} for path, entry in old_files.items()}
+    if all(path in previous.in_place for path in old_files):
+        return entries
     source, target = previous.root / "pagefind" / shard.name, out / "pagefind" / shard.name
     shutil.rmtree(target, ignore_errors=True)
     try:
@@ -216,16 +228,34 @@ def _reuse(shard: Shard, out: Path, previous: Any) -> bool:
                 os.link(Path(dirpath) / name, target / rel / name)
     except OSError:
         shutil.rmtree(target, ignore_errors=True)
-        return False
-    return True
+        return None
+    return entries
 
 
-def _index(shard: Shard, work: Path, out: Path, previous: Any = None) -> dict[str, Any]:
-    sheets = list(_sheets(shard))
-    shard.fingerprint = _fingerprint(sheets)
-    if _reuse(shard, out, previous):
+def _hashed(target: Path, prefix: str, fingerprint: str) -> dict[str, dict[str, Any]]:
+    """Manifest entries of a freshly written bundle; ``input`` marks them as the
+    shard's, so the next build on the standby tree keeps them in place."""
+    from .manifest import sha256_file
+
+    out = {}
+    for dirpath, _, names in os.walk(target):
+        rel = Path(dirpath).relative_to(target).as_posix()
+        for name in names:
+            path = Path(dirpath) / name
+            out[f"{prefix}{'' if rel == '.' else rel + '/'}{name}"] = {"sha256": sha256_file(path), "size": path.stat().st_size,
+                                                                       "input": fingerprint}
+    return out
+
+
+def _index(shard: Shard, work: Path, out: Path, previous: Any = None,
+           old_files: dict[str, dict[str, Any]] | None = None) -> dict[str, dict[str, Any]]:
+    """Index one shard (or reuse the previous build's index); returns its files' manifest entries."""
+    shard.fingerprint = _fingerprint(shard)
+    reused = _reuse(shard, out, previous, old_files or {})
+    if reused is not None:
         shard.reused = True
-        return shard.record()
+        return reused
+    sheets = list(_sheets(shard))
     src = work / shard.name
     shutil.rmtree(src, ignore_errors=True)  # a retried task starts clean
     src.mkdir(parents=True)
@@ -241,35 +271,42 @@ def _index(shard: Shard, work: Path, out: Path, previous: Any = None) -> dict[st
     # Only the search runtime and the index are needed; Pagefind's own UIs are not used.
     for extra in [*target.glob("pagefind-*ui*"), target / "pagefind-highlight.js"]:
         extra.unlink(missing_ok=True)
-    return shard.record()
+    return _hashed(target, f"pagefind/{shard.name}/", shard.fingerprint)
 
 
-def _index_job(i: int) -> tuple[str, bool]:
-    """One shard on a Dask worker; its fingerprint and reuse travel back to the client."""
-    shards, work, out, previous = shared()
+def _index_job(i: int) -> tuple[str, bool, dict[str, dict[str, Any]]]:
+    """One shard on a Dask worker; its fingerprint, reuse and files travel back to the client."""
+    shards, work, out, previous, old_files = shared()
     shard = shards[i]
-    _index(shard, work, out, previous)
-    return shard.fingerprint, shard.reused
+    files = _index(shard, work, out, previous, old_files.get(shard.name))
+    return shard.fingerprint, shard.reused, files
 
 
 def build_search(out: Path, work: Path, docs: Iterable[Doc], *, shard_records: int = SHARD_RECORDS, workers: int = 2,
-                 on_shard: Callable[[str], None] | None = None, previous: Any = None) -> tuple[list[dict[str, Any]], list[str]]:
+                 on_shard: Callable[[str], None] | None = None,
+                 previous: Any = None) -> tuple[list[dict[str, Any]], list[str], dict[str, dict[str, Any]]]:
     """Index ``docs`` into Pagefind bundles under OUT/pagefind and describe them in
-    OUT/search/shards.json. Returns the shard list and the names of the shards
-    reused unchanged from ``previous``."""
+    OUT/search/shards.json. Returns the shard list, the names of the shards
+    reused unchanged from ``previous``, and the bundles' manifest entries."""
     shards = plan_shards(docs, shard_records)
     work.mkdir(parents=True, exist_ok=True)
+    old_files: dict[str, dict[str, dict[str, Any]]] = defaultdict(dict)
+    for path, entry in (previous.files.items() if previous is not None else ()):
+        if path.startswith("pagefind/"):
+            old_files[path.split("/", 2)[1]][path] = entry
     # Largest shards first so two workers finish together.
     order = sorted(shards, key=lambda s: -len(s.docs))
+    files: dict[str, dict[str, Any]] = {}
     if current_engine() is not None:  # a Dask cluster: one task per shard, each running its own Pagefind
-        done = fork_map(_index_job, list(range(len(order))), (order, work, out, previous), parallel=True)
-        for s, (fingerprint, reused) in zip(order, done):
+        done = fork_map(_index_job, list(range(len(order))), (order, work, out, previous, dict(old_files)), parallel=True)
+        for s, (fingerprint, reused, entries) in zip(order, done):
             s.fingerprint, s.reused = fingerprint, reused
+            files.update(entries)
     else:
         with ThreadPoolExecutor(max(1, workers)) as pool:
-            futures = {s.name: pool.submit(_index, s, work, out, previous) for s in order}
+            futures = {s.name: pool.submit(_index, s, work, out, previous, old_files.get(s.name)) for s in order}
             for s in order:
-                futures[s.name].result()
+                files.update(futures[s.name].result())
                 if on_shard:
                     on_shard(s.name)
     shutil.rmtree(work, ignore_errors=True)
@@ -277,4 +314,4 @@ def build_search(out: Path, work: Path, docs: Iterable[Doc], *, shard_records: i
     (out / "search").mkdir(parents=True, exist_ok=True)
     (out / "search" / "shards.json").write_bytes(orjson.dumps({"version": 1, "kinds": KIND_LABEL, "shards": records},
                                                               option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS))
-    return records, [s.name for s in shards if s.reused]
+    return records, [s.name for s in shards if s.reused], dict(sorted(files.items()))

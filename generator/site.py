@@ -125,8 +125,13 @@ def build(data_dir: str | Path, out: str | Path, policy: Policy, *, build_date: 
             from .search import build_search, docs
 
             with stage("search", "建立全文检索索引（Pagefind）"):
-                report.search_shards, report.search_reused = build_search(tmp, tmp / ".search-documents", docs(data), shard_records=shard_records,
-                                                    workers=workers or os.cpu_count() or 1, previous=data.previous)
+                report.search_shards, report.search_reused, bundles = build_search(
+                    tmp, tmp / ".search-documents", docs(data), shard_records=shard_records, workers=workers or os.cpu_count() or 1,
+                    previous=data.previous)
+                known.update(bundles)
+        if previous is not None and previous.in_place:
+            # A tree reused from the standby still holds the previous build's files that are gone now.
+            _remove_pages(tmp, previous.in_place - known.keys())
         if narrative:
             with stage("narrative", "生成说明页面（mkdocs-material）"):
                 report.narrative = narrative_pages.build_narrative(tmp / "about", base + "about/")
@@ -170,10 +175,11 @@ def _render(root: Path, data: SiteData, stage: _Stages, report: BuildReport, *, 
         from .catalog import write_catalog
         from .downloads import write_downloads, write_task_files
 
-        datasets = write_downloads(root, data.store, data.build_date.isoformat(), workers=workers)
-        # Hashed once, as they were written: the manifest takes these entries as they are.
-        known.update({d["path"]: {"sha256": d["hash"].removeprefix("sha256:"), "size": d["bytes"]} for d in datasets})
-        write_task_files(root, data.store["inspection_tasks"])
+        # Hashed once, as they were written (or taken from the previous build's manifest):
+        # the manifest takes these entries as they are.
+        datasets, files = write_downloads(root, data.store, data.build_date.isoformat(), workers=workers, previous=data.previous)
+        known.update(files)
+        known.update(write_task_files(root, data.store["inspection_tasks"], data.previous))
         catalog = write_catalog(root, datasets, site_url, data.build_date.isoformat())
         w.page("downloads", "downloads.html", dated=True, title="开放数据下载", resources=datasets, jsonld=catalog["jsonld"])
     with stage("other", "首页、统计、订阅与其他页面"):
@@ -189,9 +195,6 @@ def _render(root: Path, data: SiteData, stage: _Stages, report: BuildReport, *, 
     report.pages += w.pages
     report.linked += w.linked
     known.update(w.files)
-    if data.previous is not None and data.previous.in_place:
-        # A tree reused from the standby still holds the previous build's pages that are gone now.
-        _remove_pages(root, data.previous.in_place - known.keys())
 
 
 def _audit_reports(root: Path, audit_dir: str | Path | None) -> list[dict[str, str]]:

@@ -287,37 +287,41 @@ def _scan(paths: list[str]) -> dict[str, Any]:
             "hashes": hashes}
 
 
-def _download_keys(root: Path, kind: str) -> dict[str, set[str]]:
-    """Keys found in each download format of a kind (only the key columns are read)."""
+def _download_keys(root: Path, kind: str) -> dict[str, dict[str, str]]:
+    """format → key → the file it is in, over every file of a kind's dataset
+    (``downloads/KIND/*.FORMAT``: one per year). Only the key columns are read."""
     key_field = KEYED.get(kind)
     fields = [key_field] if key_field else ["task_id", "uscc"]
-    out: dict[str, set[str]] = {}
+    out: dict[str, dict[str, str]] = {fmt: {} for fmt in ("csv", "jsonl", "parquet")}
 
     def joined(values: list[Any]) -> str:
         return values[0] if key_field else f"{values[0]}/{values[1]}"
 
-    folder = root / "downloads"
-    if (folder / f"{kind}.jsonl").exists():
-        out["jsonl"] = set()
-        for line in (folder / f"{kind}.jsonl").read_bytes().splitlines():
+    folder = root / "downloads" / kind
+    for path in sorted(folder.glob("*.jsonl")):
+        name = f"downloads/{kind}/{path.name}"
+        for line in path.read_bytes().splitlines():
             if line:
                 rec = orjson.loads(line)
-                out["jsonl"].add(joined([rec.get(f) for f in fields]))
-    if (folder / f"{kind}.csv").exists():
-        titles = schemas.titles(kind)
-        with open(folder / f"{kind}.csv", encoding="utf-8-sig", newline="") as fh:
+                out["jsonl"][joined([rec.get(f) for f in fields])] = name
+    titles = schemas.titles(kind)
+    for path in sorted(folder.glob("*.csv")):
+        name = f"downloads/{kind}/{path.name}"
+        with open(path, encoding="utf-8-sig", newline="") as fh:
             reader = csv.reader(fh)
             header = next(reader, [])
             columns = [header.index(titles[f]) if titles.get(f) in header else header.index(f) if f in header else None for f in fields]
-            out["csv"] = {joined([row[c] if c is not None and c < len(row) else "" for c in columns]) for row in reader}
-    if (folder / f"{kind}.parquet").exists():
-        import pyarrow.parquet as pq
+            for row in reader:
+                out["csv"][joined([row[c] if c is not None and c < len(row) else "" for c in columns])] = name
+    import pyarrow.parquet as pq
 
-        path = folder / f"{kind}.parquet"
+    for path in sorted(folder.glob("*.parquet")):
+        name = f"downloads/{kind}/{path.name}"
         names = set(pq.read_schema(path).names)
         table = pq.read_table(path, columns=[f for f in fields if f in names])
         columns = [table.column(f).to_pylist() if f in names else [None] * table.num_rows for f in fields]
-        out["parquet"] = {joined(list(values)) for values in zip(*columns)}
+        for values in zip(*columns):
+            out["parquet"][joined(list(values))] = name
     return out
 
 
@@ -418,11 +422,11 @@ def verify(site: str | Path, data: str | Path | RemotePath, policy: Policy, *, b
     for kind in DOWNLOADED:
         want = exp.published[kind] if kind in KEYED else {f"{t}/{u}" for t, u in exp.results}
         for fmt, keys in sorted(downloads[kind].items()):
-            for key in sorted(want - keys):
-                report.add("missing-in-downloads", f"downloads/{kind}.{fmt}", key)
-            for key in sorted(keys - want):
+            for key in sorted(want - keys.keys()):
+                report.add("missing-in-downloads", f"downloads/{kind}/*.{fmt}", key)
+            for key in sorted(keys.keys() - want):
                 reason = exp.withheld.get(kind, {}).get(key, "不在应公开的记录中")
-                report.add("withheld-present", f"downloads/{kind}.{fmt}", f"{key}（{reason}）")
+                report.add("withheld-present", keys[key], f"{key}（{reason}）")
     for key, reason in sorted(exp.withheld.get("inspection_results", {}).items()):
         task_id, uscc = key.split("/", 1)
         if f"entities--{slug(uscc)}--{slug(task_id)}" in anchors:

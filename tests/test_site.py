@@ -152,22 +152,55 @@ def test_downloads_hold_exactly_the_published_records(tmp_path: Path):
     ])
     out = tmp_path / "site"
     site.build(tmp_path / "data", out, load_policy(), build_date=DAY)
-    csv_bytes = (out / "downloads" / "penalties.csv").read_bytes()
+    # One file per year of decision, in each format.
+    assert sorted(p.name for p in (out / "downloads" / "penalties").iterdir()) == ["2025.csv", "2025.jsonl", "2025.parquet"]
+    csv_bytes = (out / "downloads" / "penalties" / "2025.csv").read_bytes()
     assert csv_bytes.startswith(b"\xef\xbb\xbf") and "行政处罚决定书文号".encode() in csv_bytes
     import pyarrow.parquet as pq
 
-    for name in ("penalties.csv", "penalties.jsonl"):
-        data = (out / "downloads" / name).read_bytes()
+    for name in ("2025.csv", "2025.jsonl"):
+        data = (out / "downloads" / "penalties" / name).read_bytes()
         assert b"P-WARN" not in data and b"11010519491231002X" not in data, name
-    rows = pq.read_table(out / "downloads" / "penalties.parquet").to_pylist()
+    rows = pq.read_table(out / "downloads" / "penalties" / "2025.parquet").to_pylist()
     assert [r["decision_number"] for r in rows] == ["P-OK"] and "11010519491231002X" not in str(rows)
-    assert b"P-OK" in (out / "downloads" / "penalties.jsonl").read_bytes()
+    assert b"P-OK" in (out / "downloads" / "penalties" / "2025.jsonl").read_bytes()
     package = orjson.loads((out / "datapackage.json").read_bytes())
     for res in package["resources"]:
         path = out / res["path"]
         assert res["bytes"] == path.stat().st_size and res["hash"] == "sha256:" + hashlib.sha256(path.read_bytes()).hexdigest()
-    assert next(r for r in package["resources"] if r["name"] == "penalties-csv")["rows"] == 1
+    assert next(r for r in package["resources"] if r["name"] == "penalties-2025-csv")["rows"] == 1
     assert (out / "robots.txt").exists() and (out / "404.html").exists()
+
+
+def test_a_nightly_build_rewrites_only_the_download_years_that_changed(tmp_path: Path):
+    """Each dataset is written per year; a year whose records did not change keeps the
+    previous build's files (the same inodes: neither rewritten nor re-uploaded)."""
+    import shutil
+
+    def night(edit: str) -> Path:
+        data = tmp_path / f"data-{edit}"
+        write(data, penalties=[penalty("P-2024", "2024-03-02", "2024-03-03"),
+                               penalty("P-2025", "2025-01-02", "2025-01-03", subject_name=f"某某{edit}公司")])
+        return data
+
+    out = tmp_path / "site"
+    site.build(night("甲"), out, load_policy(), build_date=DAY, search=False)
+    before = {p.name: p.stat().st_ino for p in (out / "downloads" / "penalties").iterdir()}
+    first = (out / "downloads" / "penalties" / "2025.jsonl").read_bytes()
+    site.build(night("乙"), out, load_policy(), build_date=DAY, search=False)
+    after = {p.name: p.stat().st_ino for p in (out / "downloads" / "penalties").iterdir()}
+    assert sorted(after) == sorted(before) == ["2024.csv", "2024.jsonl", "2024.parquet", "2025.csv", "2025.jsonl", "2025.parquet"]
+    assert {n for n in after if after[n] != before[n]} == {"2025.csv", "2025.jsonl", "2025.parquet"}
+    assert "乙".encode() in (out / "downloads" / "penalties" / "2025.jsonl").read_bytes() and "甲".encode() in first
+    # The result is the full build's, byte for byte.
+    full = tmp_path / "full"
+    site.build(night("乙"), full, load_policy(), build_date=DAY, search=False, incremental=False)
+    for folder in ("downloads/penalties", "downloads"):
+        for p in (full / folder).iterdir():
+            if p.is_file():
+                assert (out / folder / p.name).read_bytes() == p.read_bytes(), p
+    assert (out / "datapackage.json").read_bytes() == (full / "datapackage.json").read_bytes()
+    shutil.rmtree(full)
 
 
 def test_feeds_and_sitemap(tmp_path: Path, clean_dir: Path):

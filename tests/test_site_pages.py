@@ -30,6 +30,11 @@ def _jsonl(path: Path) -> list[dict]:
     return [orjson.loads(line) for line in path.read_bytes().splitlines()]
 
 
+def _dataset(out: Path, kind: str) -> list[dict]:
+    """Every published record of a kind, from its yearly JSON Lines downloads."""
+    return [r for path in sorted((out / "downloads" / kind).glob("*.jsonl")) for r in _jsonl(path)]
+
+
 def _rows(html: str) -> int:
     return len(re.findall(r"<tbody>.*?</tbody>", html, re.S)[0].split("<tr>")) - 1
 
@@ -40,7 +45,7 @@ def _list_total(out: Path, base: str) -> int:
 
 def test_year_and_department_listings_partition_each_list(built: Path):
     for kind in ("penalties", "licenses", "inspection_tasks"):
-        published = _jsonl(built / "downloads" / f"{kind}.jsonl")
+        published = _dataset(built, kind)
         assert _list_total(built, kind) == len(published) > 0
         years = sorted({(r[pages.DATE_FIELD[kind]] or "")[:4] for r in published})
         assert sum(_list_total(built, f"{kind}/year/{y}") for y in years) == len(published)
@@ -57,7 +62,7 @@ def test_year_and_department_listings_partition_each_list(built: Path):
 
 
 def test_task_page_shows_everything_needed_to_rederive_the_draw(built: Path, clean_dataset):
-    tasks = _jsonl(built / "downloads" / "inspection_tasks.jsonl")
+    tasks = _dataset(built, "inspection_tasks")
     task = next(t for t in tasks if t.get("seed") and t.get("commitment"))
     html = (built / record_path("inspection_tasks", task["task_id"]) / "index.html").read_text(encoding="utf-8")
     for needle in (task["seed"]["value"], task["seed"]["source"], task["commitment"]["hash"], task["frame"]["hash"],
@@ -76,13 +81,13 @@ def test_task_page_shows_everything_needed_to_rederive_the_draw(built: Path, cle
 
 
 def test_entity_page_gathers_its_records(built: Path):
-    penalties = _jsonl(built / "downloads" / "penalties.jsonl")
+    penalties = _dataset(built, "penalties")
     uscc = next(p["uscc"] for p in penalties if p.get("uscc"))
     html = (built / record_path("entities", uscc) / "index.html").read_text(encoding="utf-8")
     for p in penalties:
         if p.get("uscc") == uscc:
             assert p["decision_number"] in html
-    for r in _jsonl(built / "downloads" / "inspection_results.jsonl"):
+    for r in _dataset(built, "inspection_results"):
         if r["uscc"] == uscc:
             assert r["completed_on"] in html
 
@@ -111,7 +116,7 @@ def test_dcat_catalogue_and_schema_org_describe_the_downloads(built: Path):
 def test_json_ld_cannot_close_its_script_element():
     from liushuang.generator.catalog import write_catalog
 
-    resource = {"dataset": "penalties", "dataset_title": "行政处罚", "name": "penalties-csv", "title": "x", "path": "downloads/p.csv",
+    resource = {"dataset": "penalties", "dataset_title": "行政处罚", "year": "2025", "name": "penalties-2025-csv", "title": "x", "path": "downloads/p.csv",
                 "format": "csv", "bytes": 1, "hash": "sha256:00", "rows": 1, "schema": {"fields": [{"title": "</script><script>alert(1)"}]}}
     import tempfile
 
@@ -145,9 +150,9 @@ def test_search_shards_cover_every_published_record(built: Path):
         counts[shard["kind"]] = counts.get(shard["kind"], 0) + shard["records"]
         entry = orjson.loads((built / shard["bundle"] / "pagefind-entry.json").read_bytes())
         assert entry["languages"]["zh-cn"]["page_count"] == -(-shard["records"] // search.SHEET_SIZE) or shard["departments"]
-    assert counts["penalties"] == len(_jsonl(built / "downloads" / "penalties.jsonl"))
-    assert counts["licenses"] == len(_jsonl(built / "downloads" / "licenses.jsonl"))
-    assert counts["inspection_results"] == len(_jsonl(built / "downloads" / "inspection_results.jsonl"))
+    assert counts["penalties"] == len(_dataset(built, "penalties"))
+    assert counts["licenses"] == len(_dataset(built, "licenses"))
+    assert counts["inspection_results"] == len(_dataset(built, "inspection_results"))
     assert counts["entities"] == len(list((built / "entities").iterdir()))
     # The search documents themselves are never published.
     assert not list(built.rglob("s000001.html")) and not (built / ".search-documents").exists()
