@@ -15,7 +15,7 @@ import hashlib
 import os
 import posixpath
 from collections import Counter, defaultdict
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -276,17 +276,24 @@ class Writer:
         self.linked = 0  # pages identical to the previous build's: hard-linked, not rewritten
         self.files: dict[str, dict[str, Any]] = {}  # manifest entries of the pages written, hashed once, here
 
-    def page(self, relative: str, template: str, *, dated: bool = False, **context: Any) -> None:
+    def page(self, relative: str, template: str, *, dated: bool = False, source: Any = None,
+             make: Callable[[], dict[str, Any]] | None = None, **context: Any) -> None:
+        """Render ``template`` into ``relative/index.html``. The page's inputs are its
+        context, or, when given, ``source``: the records the context is made from,
+        with ``make`` building the context from them only if the page must be rendered
+        (a nightly build renders a few per cent of the pages; the rest cost a digest)."""
         # Plain strings and os calls: this runs once per page, and most pages of a nightly
         # rebuild are only linked, so pathlib's per-call overhead would dominate.
         folder = os.path.join(self.root_str, safe_relative(relative)) if relative else self.root_str
         path = folder + "/index.html"
         name = f"{relative}/index.html" if relative else "index.html"
         self.pages += 1
-        # What the page is made of: the template set, the context, and the build date only if shown.
-        # A page whose inputs equal the previous build's is that page: link it without rendering.
+        # What the page is made of: the template set, the context (or its source), and the build
+        # date only if shown. A page whose inputs equal the previous build's is that page: link it without rendering.
         inputs = hashlib.sha256(orjson.dumps([templates_digest(), template, relative, self.common["narrative"],
-                                              self.common["build_date"] if dated else None, context], default=_fingerprint_default)).hexdigest()
+                                              self.common["build_date"] if dated else None, context if make is None else source,
+                                              *(() if make is None else (context,))],
+                                             default=_fingerprint_default)).hexdigest()
         old = self.previous.files.get(name) if self.previous is not None else None
         if old is not None and old.get("input") == inputs and name in self.previous.in_place:  # type: ignore[union-attr]
             self.files[name] = old  # already there
@@ -302,6 +309,8 @@ class Writer:
             self.files[name] = old
             self.linked += 1
             return
+        if make is not None:
+            context = {**context, **make()}
         depth = len(relative.split("/")) if relative else 0  # the page is relative/index.html
         # The relative root is markup-safe by construction; marking it so spares an escape per link.
         data = self.env.get_template(template).render(root=Markup("../" * depth), dated=dated, **self.common, **context).encode("utf-8")
@@ -315,18 +324,24 @@ class Writer:
 
 # --- page jobs: each renders a slice and returns its page count -------------------------------
 
+@functools.cache
+def _titles(kind: str) -> dict[str, str]:
+    return schemas.titles(kind)
+
+
 def _record_fields(kind: str, rec: dict[str, Any]) -> list[tuple[str, str]]:
-    titles = schemas.titles(kind)
+    titles = _titles(kind)
     return [(titles.get(k, k), display(v)) for k, v in rec.items() if not (kind == "inspection_tasks" and k in TASK_HIDDEN)]
 
 
 def _decisions(w: Writer, data: SiteData, kind: str, lo: int, hi: int) -> None:
     for rec in data.sorted[kind][lo:hi]:
         key = rec[KEY[kind]]
-        w.page(record_path(kind, key).rstrip("/"), "record.html", title=f"{LABEL[kind]}：{key}", caption=LABEL[kind],
-               fields=_record_fields(kind, rec), kind=kind,
-               entity_href=record_path("entities", rec["uscc"]) if rec.get("uscc") in data.entity_set else None,
-               department=rec.get(DEPARTMENT_FIELD[kind]))
+        linked = rec.get("uscc") in data.entity_set
+        w.page(record_path(kind, key).rstrip("/"), "record.html", source=(kind, rec, linked),
+               make=lambda rec=rec, linked=linked: {"fields": _record_fields(kind, rec), "department": rec.get(DEPARTMENT_FIELD[kind]),
+                                                    "entity_href": record_path("entities", rec["uscc"]) if linked else None},
+               title=f"{LABEL[kind]}：{key}", caption=LABEL[kind], kind=kind)
 
 
 def _task(w: Writer, data: SiteData, rec: dict[str, Any]) -> None:
@@ -355,6 +370,15 @@ def _task_file(task_id: str) -> str:
 
 def _entity(w: Writer, data: SiteData, uscc: str) -> None:
     groups = data.by_entity.get(uscc) or {"licenses": [], "penalties": [], "inspection_results": []}
+    # What the page shows besides the entity's own records: its tasks' names and whether they have a page.
+    tasks = [(r["task_id"], (data.tasks.get(r["task_id"]) or {}).get("task_name"), r["task_id"] in data.tasks)
+             for r in groups["inspection_results"]]
+    w.page(record_path("entities", uscc).rstrip("/"), "entity.html",
+           source=(uscc, data.names.get(uscc), data.entities.get(uscc), groups, tasks),
+           make=lambda: _entity_context(data, uscc, groups))
+
+
+def _entity_context(data: SiteData, uscc: str, groups: dict[str, list[dict[str, Any]]]) -> dict[str, Any]:
     sections = [
         {"id": "licenses", "title": "行政许可", "headers": ["决定文书号", "许可内容", "许可机关", "决定日期"],
          "rows": [{"href": record_path("licenses", r["decision_number"]),
@@ -379,20 +403,24 @@ def _entity(w: Writer, data: SiteData, uscc: str) -> None:
         facts = [("统一社会信用代码", uscc), ("主体类型", display(entity.get("kind"))), ("行业", display(entity.get("industry_name"))),
                  ("成立日期", display(entity.get("registered_on"))), ("登记状态", display(entity.get("status"))),
                  ("法定代表人（负责人、经营者）", display(rep.get("name") if isinstance(rep, dict) else rep))]
-    w.page(record_path("entities", uscc).rstrip("/"), "entity.html", title=name, uscc=uscc, sections=sections, facts=facts)
+    return {"title": name, "uscc": uscc, "sections": sections, "facts": facts}
 
 
 def _listing(w: Writer, data: SiteData, kind: str, base: str, records: list[dict[str, Any]], title: str, **context: Any) -> None:
     """A paginated list (newest first) at ``base`` and ``base/page/N``."""
     size = data.page_size
     n_pages = max(1, -(-len(records) // size))
+    columns = [f for f, _ in LIST_COLUMNS[kind]]
+    headers = [h for _, h in LIST_COLUMNS[kind]]
     for page in range(1, n_pages + 1):
         chunk = records[(page - 1) * size: page * size]
-        rows = [{"href": record_path(kind, r[KEY[kind]]), "cells": [display(r.get(f)) for f, _ in LIST_COLUMNS[kind]]} for r in chunk]
         # Only a listing's first page shows the build date: the others change only when their rows do,
         # so a nightly build does not re-upload every list page for the date alone.
-        w.page(base.rstrip("/") if page == 1 else f"{base}page/{page}", "list.html", dated=page == 1, title=title, total=len(records), page=page,
-               pages=n_pages, base=base, rows=rows, headers=[h for _, h in LIST_COLUMNS[kind]], kind=kind,
+        w.page(base.rstrip("/") if page == 1 else f"{base}page/{page}", "list.html", dated=page == 1,
+               source=[(r[KEY[kind]], *(r.get(f) for f in columns)) for r in chunk],
+               make=lambda chunk=chunk: {"rows": [{"href": record_path(kind, r[KEY[kind]]), "cells": [display(r.get(f)) for f in columns]}
+                                                  for r in chunk]},
+               title=title, total=len(records), page=page, pages=n_pages, base=base, headers=headers, kind=kind,
                numbers=pagination(page, n_pages), first=(page - 1) * size + 1, last=(page - 1) * size + len(chunk), **context)
 
 
