@@ -77,21 +77,40 @@ class Publisher:
         self.decisions = Decisions()
 
     def withheld_reason(self, kind: str, rec: dict[str, Any]) -> str | None:
-        today = self.build_date.isoformat()
+        return self.reason_at(self.timeline(kind, rec))
+
+    def timeline(self, kind: str, rec: dict[str, Any]) -> list[tuple[str, str | None]]:
+        """What decides whether ``rec`` is public, without the build date: steps tried in
+        order by ``reason_at``, each ("reason", R): withheld for R; ("published", DAY):
+        not yet published before DAY (or ever, when None); ("until", DAY): expired after
+        DAY. A nightly build keeps this, not the decision, since the date changes."""
+        steps: list[tuple[str, str | None]] = []
         if kind in ("licenses", "penalties"):
             if rec.get("revoked_on"):
-                return "revoked"
-            if not rec.get("published_on") or rec["published_on"] > today:
-                return "not-yet-published"
+                return [("reason", "revoked")]
+            steps.append(("published", rec.get("published_on") or None))
         if kind == "penalties":
             exempt = exempt_from_publication(rec)
             if exempt:
-                return exempt
+                steps.append(("reason", exempt))
+                return steps
             end = publicity_end(rec, self.policy)
-            if end is not None and end < self.build_date:
+            if end is not None:
+                steps.append(("until", end.isoformat()))
+        if kind == "inspection_results":
+            steps.append(("published", rec.get("published_on") or None))
+        return steps
+
+    def reason_at(self, steps: list[tuple[str, str | None]] | list[list[Any]]) -> str | None:
+        """The withheld reason on the build date, or None when the record is public."""
+        today = self.build_date.isoformat()
+        for op, value in steps:
+            if op == "reason":
+                return value
+            if op == "published" and (not value or value > today):
+                return "not-yet-published"
+            if op == "until" and value is not None and value < today:
                 return "expired"
-        if kind == "inspection_results" and (not rec.get("published_on") or rec["published_on"] > today):
-            return "not-yet-published"
         return None
 
     def decide(self, kind: str, rec: dict[str, Any], *, form: bool = True) -> dict[str, Any] | None:

@@ -41,7 +41,7 @@ from . import pages
 from .pages import LABEL, SiteData, UnsafePath, Writer, safe_join
 from .publish import WITHHELD_ZH, Publisher
 from .search import SHARD_RECORDS
-from .validate import Validator
+from .validate import LineCache, Validator
 
 STORE_KINDS = ("licenses", "penalties", "inspection_tasks", "inspection_results", "entities", "inspection_items")
 
@@ -55,6 +55,7 @@ class BuildReport:
     search_shards: list[dict[str, Any]] = field(default_factory=list)
     search_reused: list[str] = field(default_factory=list)  # shards whose documents did not change: index reused
     narrative: str = ""                                     # where the narrative pages came from, or why they are missing
+    validation_cache: dict[str, int] = field(default_factory=dict)  # JSON Lines lines taken from the last build's validation, or not
 
     @property
     def conserved(self) -> bool:
@@ -95,7 +96,12 @@ def build(data_dir: str | Path, out: str | Path, policy: Policy, *, build_date: 
     with stage("validate", "校验并确定公开范围"):
         # The publication decision is taken where each record is validated (in the worker
         # processes); the main process only counts it and keeps the public form.
-        validation = Validator(policy, progress=progress).validate_dir(data_dir, sink=sink, prepare=_Judge(publisher, tuple(store)))
+        judge = _Judge(publisher, tuple(store))
+        # A nightly build validates again only the lines that changed since the last one.
+        cache = LineCache(_cache_folder(out) / "validation", judge.salt()) if incremental else None
+        validation = Validator(policy, progress=progress).validate_dir(data_dir, sink=sink, prepare=judge, cache=cache)
+        if cache is not None:
+            report.validation_cache = {"hits": cache.hits, "misses": cache.misses}
     for kind in schemas.KINDS:
         k = validation.kinds[kind]
         if not k.read:
@@ -222,6 +228,12 @@ def _previous(out: Path) -> pages.Previous | None:
         return pages.Previous(out, manifest.load(out))
     except (FileNotFoundError, OSError, ValueError, KeyError):
         return None
+
+
+def _cache_folder(out: Path) -> Path:
+    """Beside the site, never published: what a nightly build keeps from the last one
+    besides the site itself (``validate.LineCache``)."""
+    return out.parent / f".{out.name}.cache"
 
 
 def _standby(out: Path) -> Path:
@@ -388,13 +400,28 @@ def _site_links(root: Path, html: str) -> str:
 
 @dataclass(frozen=True)
 class _Judge:
-    """The publication decision of one validated record, as [reason, public form]."""
+    """The publication decision of a validated record in two steps. In the validation
+    workers, what does not depend on the build date: [the record's timeline, its public
+    form (for the kinds the site shows, unless withheld whatever the date)]. A nightly
+    build may keep that from the night before (``validate.LineCache``). Then, in the
+    main process, ``settle`` applies the build date: (withheld reason or None, public form or None)."""
 
     publisher: Publisher
     shown: tuple[str, ...]  # kinds the site shows; the others are only counted
 
-    def __call__(self, kind: str, rec: dict[str, Any]) -> tuple[str | None, dict[str, Any] | None]:
-        return self.publisher.judge(kind, rec, form=kind in self.shown)
+    def __call__(self, kind: str, rec: dict[str, Any]) -> list[Any]:
+        steps = self.publisher.timeline(kind, rec)
+        public = kind in self.shown and not any(op == "reason" for op, _ in steps)
+        return [steps, self.publisher.public_form(kind, rec) if public else None]
+
+    def settle(self, kind: str, value: list[Any]) -> tuple[str | None, dict[str, Any] | None]:
+        steps, public = value
+        reason = self.publisher.reason_at(steps)
+        return reason, public if reason is None else None
+
+    def salt(self) -> bytes:
+        """What besides the record and the code decides ``__call__``: the policy and the kinds shown."""
+        return orjson.dumps([self.publisher.policy.raw, self.shown], option=orjson.OPT_SORT_KEYS, default=str)
 
 
 def _compact(kind: str, rec: dict[str, Any]) -> dict[str, Any]:

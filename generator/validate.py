@@ -21,8 +21,10 @@ whatever the number of workers.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import multiprocessing
 import os
+import pickle
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor
@@ -196,6 +198,12 @@ def _assess_part(src: readers.SourceFile, part: Any) -> tuple[list[Outcome | tup
     return out, lines, src.encoding
 
 
+def _assess_ranges(src: readers.SourceFile, ranges: list[tuple[int, int]]) -> list[list[Outcome | tuple[Any, ...]]]:
+    """Outcomes of some runs of lines (byte ranges) of a JSON Lines file: the lines a
+    ``LineCache`` did not know. Lines are numbered from each range's start."""
+    return [_assess_part(src, r)[0] for r in ranges]
+
+
 def _clean(kind: str, position: int | None, offset: int | None, key: Any, data: dict[str, Any],
            pending: list[tuple[str, ...]] | None, prepare: Prepare | None) -> tuple[Any, ...]:
     """A record whose own content is valid, as it travels back from a worker: (position,
@@ -206,6 +214,76 @@ def _clean(kind: str, position: int | None, offset: int | None, key: Any, data: 
         return (position, offset, key)
     return (position, offset, key, None if prepare is None else orjson.dumps(prepare(kind, data)), pending,
             [s["uscc"] for s in data.get("selections", [])] if kind == "inspection_tasks" else None)
+
+
+class LineCache:
+    """What validation found for each clean line of the JSON Lines files last time,
+    by the line's BLAKE2 digest: a nightly build validates (and judges) again only
+    the lines that changed. A cached line gives the worker's very result (key,
+    ``prepare`` value, references to resolve, a task's selections); the checks
+    between records (duplicates, references, a result's task) run again for all.
+
+    Valid only for the same code, schemas and ``prepare`` (its ``salt()``, e.g. the
+    policy): anything else starts afresh. A file is replaced only after a
+    complete validation, atomically; an unreadable one is ignored."""
+
+    VERSION = 1
+    MODULES = ("validate", "readers", "checks", "normalise", "rules", "publish", "schema_errors")
+
+    def __init__(self, folder: Path, salt: bytes = b"") -> None:
+        from liushuang import __version__, publicity
+
+        self.folder = folder
+        h = hashlib.sha256(f"{self.VERSION}:{__version__}".encode() + salt)
+        here = Path(__file__).parent
+        for name in self.MODULES:
+            h.update((here / f"{name}.py").read_bytes())
+        h.update(Path(publicity.__file__ or "").read_bytes())
+        for kind in schemas.KINDS:
+            h.update(orjson.dumps(schemas.load(kind), option=orjson.OPT_SORT_KEYS))
+        h.update(orjson.dumps(schemas.load(schemas.COMMON), option=orjson.OPT_SORT_KEYS))
+        self.salt = h.hexdigest()
+        self.fresh: dict[str, dict[bytes, tuple[Any, ...]]] = {}
+        self.hits = 0
+        self.misses = 0
+
+    def _path(self, name: str) -> Path:
+        return self.folder / (hashlib.sha256(name.encode()).hexdigest()[:32] + ".lines")
+
+    def load(self, src: readers.SourceFile) -> dict[bytes, tuple[Any, ...]]:
+        try:
+            with open(self._path(src.name), "rb") as fh:
+                head = pickle.load(fh)
+                if head != [self.VERSION, self.salt, src.name]:
+                    return {}
+                entries = pickle.load(fh)
+        except (OSError, EOFError, ValueError, TypeError, pickle.UnpicklingError, AttributeError, ImportError, IndexError):
+            return {}
+        return entries if isinstance(entries, dict) else {}
+
+    def keep(self, src: readers.SourceFile, entries: dict[bytes, tuple[Any, ...]]) -> None:
+        self.fresh[src.name] = entries
+
+    def save(self) -> None:
+        """Write what this validation found (only its files: the others' entries go)."""
+        if not self.fresh and not self.folder.exists():
+            return
+        self.folder.mkdir(parents=True, exist_ok=True)
+        wanted = {self._path(name).name for name in self.fresh}
+        for name, entries in self.fresh.items():
+            path = self._path(name)
+            tmp = path.with_name(f".{path.name}.{os.getpid()}")
+            with open(tmp, "wb") as fh:
+                pickle.dump([self.VERSION, self.salt, name], fh, protocol=pickle.HIGHEST_PROTOCOL)
+                pickle.dump(entries, fh, protocol=pickle.HIGHEST_PROTOCOL)
+            os.replace(tmp, path)
+        for old in self.folder.glob("*.lines"):
+            if old.name not in wanted:
+                old.unlink(missing_ok=True)
+
+
+def _line_digest(line: bytes) -> bytes:
+    return hashlib.blake2b(line, digest_size=16).digest()
 
 
 class _KeyIndex:
@@ -237,13 +315,22 @@ class Validator:
         self.workers = workers if workers is not None else (os.cpu_count() or 1)
         self._pool: ProcessPoolExecutor | None = None
         self._prepare: Prepare | None = None
+        self._settle: Callable[[str, Any], Any] | None = None
+        self._cache: LineCache | None = None
 
-    def validate_dir(self, data_dir: str | Path | RemotePath, sink: Sink | None = None, prepare: Prepare | None = None) -> Report:
+    def validate_dir(self, data_dir: str | Path | RemotePath, sink: Sink | None = None, prepare: Prepare | None = None,
+                     cache: LineCache | None = None) -> Report:
         """Validate every file of ``data_dir``; each accepted record goes to ``sink``
         as ``sink(kind, record)``, or as ``sink(kind, prepare(kind, record))`` when
-        ``prepare`` is given (then run where the record is assessed: in parallel)."""
+        ``prepare`` is given (then run where the record is assessed: in parallel;
+        a ``prepare`` with a ``settle(kind, value)`` method has its value settled
+        in the main process). With a ``cache`` (and a ``prepare``), JSON Lines
+        lines validated by an earlier run are not validated again; the cache is
+        saved when validation completes."""
         data_dir = location(data_dir)
         self._prepare = prepare
+        self._settle = getattr(prepare, "settle", None)
+        self._cache = cache if prepare is not None and sink is not None else None
         started = time.perf_counter()
         report = Report(str(data_dir), quarantine_dir=str(self.quarantine_dir) if self.quarantine_dir else None)
         if not data_dir.is_dir():
@@ -268,6 +355,8 @@ class Validator:
             if self._pool is not None:
                 self._pool.shutdown()
                 self._pool = None
+        if self._cache is not None:
+            self._cache.save()
         report.seconds = time.perf_counter() - started
         return report
 
@@ -294,6 +383,9 @@ class Validator:
         if self._pool is None and client is None:
             self._pool = ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context("fork"),
                                              initializer=_init_worker, initargs=(self.policy.known_regions, prepare))
+        if self._cache is not None and client is None and src.fmt == "jsonl":
+            yield from self._cached_outcomes(src, bar)
+            return
         part_list = readers.parts(src, PART_BYTES)
         task = dataclasses.replace(src, columns=None)
         if src.fmt == "parquet":
@@ -343,6 +435,85 @@ class Validator:
             row_base += len(outcomes)
             bar.advance(size / len(part_list))
 
+    def _cached_outcomes(self, src: readers.SourceFile, bar: Progress) -> Iterator[Outcome | tuple[Any, ...]]:
+        """``_outcomes`` of a JSON Lines file with a ``LineCache``: the main process reads
+        the file and takes each known line's result from the cache; the workers assess
+        only the others, in runs of consecutive lines. Same outcomes, same order."""
+        assert self._cache is not None and self._pool is not None
+        known = self._cache.load(src)
+        with src.path.open("rb") as fh:
+            src.encoding = "utf-8-sig" if fh.read(3) == readers.UTF8_BOM else "utf-8"
+        fresh: dict[bytes, tuple[Any, ...]] = {}
+        plan: list[tuple[Any, ...] | bytes] = []  # a cached item, or the digest of a line the workers assess
+        runs: list[tuple[int, int, int]] = []     # (first byte, end byte, number of the line before the run)
+        size = readers.file_size(src.path)
+        line_no = 0
+        with src.path.open("rb") as fh:
+            for part in readers.parts(src, PART_BYTES):
+                blob = fh.read(part[1] - part[0])
+                pos = 0
+                while pos < len(blob):
+                    nl = blob.find(b"\n", pos)
+                    end = len(blob) if nl < 0 else nl + 1
+                    line = blob[pos:end]
+                    start = part[0] + pos
+                    pos = end
+                    line_no += 1
+                    if not line.strip():
+                        continue
+                    digest = _line_digest(line)
+                    hit = None if line_no == 1 and line.startswith(readers.UTF8_BOM) else known.get(digest)
+                    if hit is not None:
+                        fresh[digest] = hit
+                        plan.append((line_no, start, *hit))
+                        continue
+                    plan.append(digest)
+                    if runs and runs[-1][1] == start:
+                        runs[-1] = (runs[-1][0], start + len(line), runs[-1][2])
+                    else:
+                        runs.append((start, start + len(line), line_no - 1))
+                bar.advance(size * 0.5 / max(1, size // PART_BYTES + 1))
+        task = dataclasses.replace(src, columns=None)
+        batches: list[list[tuple[int, int, int]]] = [[]]
+        acc = 0
+        for run in runs:
+            if acc >= PART_BYTES // 4:
+                batches.append([])
+                acc = 0
+            batches[-1].append(run)
+            acc += run[1] - run[0]
+        futures = [self._pool.submit(_assess_ranges, task, [(a, b) for a, b, _ in batch]) for batch in batches if batch]
+
+        def assessed() -> Iterator[tuple[int, Outcome | tuple[Any, ...]]]:
+            for batch, future in zip(batches, futures):
+                for (_, _, base), outcomes in zip(batch, future.result()):
+                    for item in outcomes:
+                        yield base, item
+
+        pending = assessed()
+        self._cache.hits += len(plan) - sum(1 for p in plan if p.__class__ is bytes)
+        for entry in plan:
+            if entry.__class__ is not bytes:
+                position, offset, key, prepared, *rest = entry  # type: ignore[misc]
+                yield (position, offset, key, orjson.loads(prepared), *rest)
+                continue
+            self._cache.misses += 1
+            base, item = next(pending)
+            if item.__class__ is tuple:
+                fresh[entry] = item[2:]  # type: ignore[index]
+                yield (item[0] + base, item[1], item[2], orjson.loads(item[3]), *item[4:])  # type: ignore[index]
+                continue
+            o = item
+            assert isinstance(o, Outcome)
+            if o.line is not None:
+                o.line += base
+            for issue in o.issues:
+                if issue.line is not None:
+                    issue.line += base
+            yield o
+        bar.advance(size * 0.5)
+        self._cache.keep(src, fresh)
+
     # --- consuming them: cross-record checks, counts, quarantine, sink ---------------------
 
     def _validate_file(self, file_index: int, src: readers.SourceFile, stats: FileStats, report: Report,
@@ -369,7 +540,7 @@ class Validator:
                         if kind == "inspection_tasks" and isinstance(key, str):
                             index.selections[key] = frozenset(o[5] or ())
                         if sink is not None:
-                            sink(kind, o[3])
+                            sink(kind, o[3] if self._settle is None else self._settle(kind, o[3]))
                         continue
                     # A broken reference or a duplicate: the full path reports it (the data is fetched again for the quarantine).
                     line, row = (position, None) if src.fmt == "jsonl" else (None, position)
@@ -412,7 +583,11 @@ class Validator:
                     if kind == "inspection_tasks" and isinstance(key, str):
                         index.selections[key] = frozenset(s["uscc"] for s in o.data.get("selections", []))
                     if sink is not None:
-                        sink(kind, o.data if self._prepare is None else self._prepare(kind, o.data))
+                        if self._prepare is None:
+                            sink(kind, o.data)
+                        else:
+                            value = self._prepare(kind, o.data)
+                            sink(kind, value if self._settle is None else self._settle(kind, value))
         except readers.ReadError as exc:
             report.issues.append(exc.issue)
         if src.columns is not None:

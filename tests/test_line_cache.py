@@ -1,0 +1,141 @@
+"""The validation line cache of nightly builds (validate.LineCache): a night validates
+again only the JSON Lines lines that changed, and its report, its decisions and the
+site are exactly those of a validation without the cache."""
+
+from __future__ import annotations
+
+import datetime as dt
+import shutil
+from pathlib import Path
+
+import orjson
+import pytest
+from liushuang.generator import manifest, site
+from liushuang.generator import validate as engine
+from liushuang.generator.publish import Publisher
+from liushuang.generator.site import STORE_KINDS, _Judge
+
+from liushuang.policy import load_policy
+from liushuang.synth.defects import ALL
+from liushuang.synth.generate import SynthConfig, generate, write_dataset
+
+DAY = dt.date(2026, 11, 30)
+
+
+@pytest.fixture
+def parallel(monkeypatch):
+    """Small files cut into many parts, as the workers see a city's."""
+    monkeypatch.setattr(engine.os, "cpu_count", lambda: 2)
+    monkeypatch.setattr(engine, "PARALLEL_MIN_BYTES", 0)
+    monkeypatch.setattr(engine, "PART_BYTES", 20_000)
+
+
+@pytest.fixture(scope="module")
+def night1(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("night1")
+    write_dataset(generate(SynthConfig(entities=400, years=2, seed=5, defects={k: 2 for k in ALL})), out)
+    return out
+
+
+def _validate(data: Path, cache: engine.LineCache | None, day: dt.date = DAY) -> tuple[dict, list, engine.LineCache | None]:
+    policy = load_policy()
+    publisher = Publisher(policy, day)
+    judge = _Judge(publisher, STORE_KINDS)
+    sunk: list = []
+    report = engine.Validator(policy, progress=False).validate_dir(data, sink=lambda kind, v: sunk.append((kind, v)), prepare=judge,
+                                                                  cache=cache)
+    out = report.to_dict()
+    del out["stats"]["seconds"]
+    return out, sunk, cache
+
+
+def _edit(src: Path, dst: Path) -> dict[str, int]:
+    """Night 2: edit a few penalties, break one line, and drop an inspection task
+    (its results, unchanged lines, must now be rejected for their missing task)."""
+    shutil.copytree(src, dst)
+    lines = (dst / "penalties.jsonl").read_bytes().splitlines(keepends=True)
+    edited = 0
+    for i in range(0, len(lines), 17):
+        try:
+            rec = orjson.loads(lines[i])
+        except orjson.JSONDecodeError:
+            continue
+        if isinstance(rec, dict) and isinstance(rec.get("penalty_content"), str):
+            rec["penalty_content"] += "（更正）"
+            lines[i] = orjson.dumps(rec) + b"\n"
+            edited += 1
+    lines[3] = lines[3][: len(lines[3]) // 2] + b"\n"  # truncated
+    (dst / "penalties.jsonl").write_bytes(b"".join(lines))
+    tasks = (dst / "inspection_tasks.jsonl").read_bytes().splitlines(keepends=True)
+    dropped = orjson.loads(tasks[0])["task_id"]
+    (dst / "inspection_tasks.jsonl").write_bytes(b"".join(tasks[1:]))
+    results = [orjson.loads(x) for x in (dst / "inspection_results.jsonl").read_bytes().splitlines() if x.strip()]
+    return {"edited": edited, "orphans": sum(1 for r in results if isinstance(r, dict) and r.get("task_id") == dropped)}
+
+
+def test_a_cached_night_equals_an_uncached_one(tmp_path: Path, night1: Path, parallel):
+    folder = tmp_path / "cache"
+    first, _, cache = _validate(night1, engine.LineCache(folder))
+    assert cache.hits == 0 and cache.misses > 1000
+    # The same input again: every clean line comes from the cache, nothing changes.
+    again, sunk_again, cache = _validate(night1, engine.LineCache(folder))
+    assert cache.misses < 50 and cache.hits > 1000  # only lines with defects are assessed again
+    uncached, sunk_uncached, _ = _validate(night1, None)
+    assert again == uncached == first and sunk_again == sunk_uncached
+    # Night 2: edits, a broken line, a task removed. Report and decisions equal the uncached run's.
+    night2 = tmp_path / "night2"
+    changes = _edit(night1, night2)
+    assert changes["orphans"] > 0
+    cached, sunk_cached, cache = _validate(night2, engine.LineCache(folder))
+    uncached, sunk_uncached, _ = _validate(night2, None)
+    assert cached == uncached and sunk_cached == sunk_uncached
+    assert changes["edited"] <= cache.misses < changes["edited"] + 50
+    assert uncached["rules"]["ref-missing"]["count"] >= changes["orphans"]
+
+
+def test_the_build_date_is_applied_to_cached_lines(tmp_path: Path, night1: Path, parallel):
+    """The cache keeps each record's timeline, not its decision: a later night withholds
+    the penalties whose publicity period ended in between, as an uncached run does."""
+    folder = tmp_path / "cache"
+    _validate(night1, engine.LineCache(folder))
+    later = dt.date(2029, 6, 1)
+    _, cached, cache = _validate(night1, engine.LineCache(folder), later)
+    _, uncached, _ = _validate(night1, None, later)
+    assert cache.hits > 1000 and cached == uncached
+    assert sum(1 for kind, (reason, _) in cached if reason == "expired") > sum(
+        1 for kind, (reason, _) in _validate(night1, None)[1] if reason == "expired")
+
+
+@pytest.mark.parametrize("damage", ["garbage", "other-policy", "other-file"])
+def test_a_cache_that_does_not_fit_is_ignored(tmp_path: Path, night1: Path, parallel, damage):
+    folder = tmp_path / "cache"
+    _validate(night1, engine.LineCache(folder))
+    salt = b""
+    if damage == "garbage":
+        for f in folder.glob("*.lines"):
+            f.write_bytes(b"\x80\x05not a pickle")
+    elif damage == "other-policy":
+        salt = b"another policy"
+    else:  # each file's entries are stored under its name: swapped, they are not taken
+        files = sorted(folder.glob("*.lines"))
+        first = files[0].read_bytes()
+        files[0].write_bytes(files[1].read_bytes())
+        files[1].write_bytes(first)
+    report, sunk, cache = _validate(night1, engine.LineCache(folder, salt))
+    assert report == _validate(night1, None)[0] and sunk == _validate(night1, None)[1]
+    if damage != "other-file":
+        assert cache.hits == 0
+    else:
+        assert cache.hits < cache.misses + 1000  # the two swapped files are assessed afresh
+
+
+def test_nightly_builds_with_the_cache_equal_full_builds(tmp_path: Path, night1: Path, parallel):
+    out = tmp_path / "site"
+    site.build(night1, out, load_policy(), build_date=DAY, search=False, narrative=False)
+    night2 = tmp_path / "night2"
+    _edit(night1, night2)
+    report = site.build(night2, out, load_policy(), build_date=DAY, search=False, narrative=False)
+    assert report.validation_cache["hits"] > 1000 and report.validation_cache["misses"] < 200
+    full = site.build(night2, tmp_path / "full", load_policy(), build_date=DAY, search=False, narrative=False, incremental=False)
+    assert full.validation_cache == {} and full.counts == report.counts
+    assert manifest.load(out) == {p: {**e} for p, e in manifest.load(tmp_path / "full").items()}
