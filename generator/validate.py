@@ -468,7 +468,7 @@ class Validator:
                         plan.append((line_no, start, *hit))
                         continue
                     plan.append(digest)
-                    if runs and runs[-1][1] == start:
+                    if runs and runs[-1][1] == start and start - runs[-1][0] < PART_BYTES // 4:
                         runs[-1] = (runs[-1][0], start + len(line), runs[-1][2])
                     else:
                         runs.append((start, start + len(line), line_no - 1))

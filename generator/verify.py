@@ -25,6 +25,7 @@ import gzip
 import hashlib
 import io
 import os
+import pickle
 import posixpath
 import re
 import time
@@ -46,7 +47,7 @@ from liushuang.urls import record_path, slug
 from . import manifest
 from .pages import KEY
 from .publish import DIGIT_RUN, Publisher
-from .validate import Validator
+from .validate import LineCache, Validator
 
 CHECKS = {
     "missing-page": "应公开的记录没有页面，或页面没有写明该记录",
@@ -146,16 +147,24 @@ def _key(kind: str, rec: dict[str, Any]) -> str | None:
 @dataclass(frozen=True)
 class _Facts:
     """What verify needs of one valid record: [key, withheld reason, uscc, task id], or None for
-    kinds it does not check. Computed where the record is validated (the workers)."""
+    kinds it does not check. Computed where the record is validated (the workers) without
+    the build date, as [key, timeline, uscc, task id], which a ``validate.LineCache`` may
+    keep; ``settle`` applies the date in the main process."""
 
     publisher: Publisher
 
     def __call__(self, kind: str, rec: dict[str, Any]) -> list[Any] | None:
         key = _key(kind, rec)
-        return None if key is None else [key, self.publisher.withheld_reason(kind, rec), rec.get("uscc"), rec.get("task_id")]
+        return None if key is None else [key, self.publisher.timeline(kind, rec), rec.get("uscc"), rec.get("task_id")]
+
+    def settle(self, kind: str, facts: list[Any] | None) -> list[Any] | None:
+        return None if facts is None else [facts[0], self.publisher.reason_at(facts[1]), *facts[2:]]
+
+    def salt(self) -> bytes:
+        return b"verify:" + orjson.dumps(self.publisher.policy.raw, option=orjson.OPT_SORT_KEYS, default=str)
 
 
-def _expected(data: Path | RemotePath, policy: Policy, build_date: dt.date) -> tuple[_Expected, int]:
+def _expected(data: Path | RemotePath, policy: Policy, build_date: dt.date, cache: Path | None = None) -> tuple[_Expected, int]:
     exp = _Expected()
 
     def sink(kind: str, facts: list[Any] | None) -> None:
@@ -175,7 +184,9 @@ def _expected(data: Path | RemotePath, policy: Policy, build_date: dt.date) -> t
         elif kind == "entities":
             exp.entities.add(key)
 
-    report = Validator(policy, progress=False).validate_dir(data, sink=sink, prepare=_Facts(Publisher(policy, build_date)))
+    facts = _Facts(Publisher(policy, build_date))
+    lines = LineCache(cache / "validation", facts.salt()) if cache is not None else None
+    report = Validator(policy, progress=False).validate_dir(data, sink=sink, prepare=facts, cache=lines)
     for issue in report.issues:
         if issue.severity == "error" and issue.record_id and issue.kind in KEYED:
             exp.withheld[issue.kind].setdefault(issue.record_id, f"rejected:{issue.rule}")
@@ -189,12 +200,13 @@ def _expected(data: Path | RemotePath, policy: Policy, build_date: dt.date) -> t
 
 # --- scanning the output (forked workers) ---------------------------------------------------
 
-def _read(root: Path, path: str, hashes: dict[str, tuple[str, int]] | None = None) -> tuple[bytes, str]:
+def _read(root: Path, path: str) -> tuple[bytes, str]:
     """A file's bytes (decompressed when gzip) and its text; Parquet as its decoded values."""
     with open(os.path.join(root, path), "rb") as fh:
-        raw = fh.read()
-    if hashes is not None:
-        hashes[path] = (hashlib.sha256(raw).hexdigest(), len(raw))
+        return _decoded(path, fh.read())
+
+
+def _decoded(path: str, raw: bytes) -> tuple[bytes, str]:
     if path.endswith(".parquet"):
         import pyarrow.parquet as pq
 
@@ -224,8 +236,72 @@ def _normal(path: str) -> str:
     return "" if resolved == "." else resolved
 
 
+@dataclass(frozen=True, slots=True)
+class _FileFacts:
+    """What the scan learns from one file by itself (its checks against the other files,
+    such as whether a link resolves, are made afresh every time)."""
+
+    findings: tuple[tuple[str, str], ...]   # (check, detail) found in the file alone
+    anchors: tuple[str, ...]                # search anchors of a Pagefind fragment
+    title: str | None                       # a record page's h1 (a task page's whole text)
+    resolved: tuple[str, ...]               # every internal link, resolved to a site path
+    links: int                              # internal links counted (including those leaving the site)
+
+
+def _file_facts(path: str, raw: bytes, text: str, from_root: dict[str, str], with_hrefs: bool = False) -> tuple[_FileFacts, list[str]]:
+    """The facts of one file, and (``with_hrefs``) each resolved link's href as written."""
+    findings = [("personal-data", what) for what in _personal(text)]
+    if path.endswith(".pf_fragment"):
+        try:
+            frag = orjson.loads(text.removeprefix("pagefind_dcd"))
+        except orjson.JSONDecodeError:
+            return _FileFacts((*findings, ("manifest-mismatch", "搜索索引片段无法解析")), (), None, (), 0), []
+        return _FileFacts(tuple(findings), tuple(a["id"] for a in frag.get("anchors", []) if a.get("id")), None, (), 0), []
+    if not path.endswith(".html"):
+        return _FileFacts(tuple(findings), (), None, (), 0), []
+    page_dir = posixpath.dirname(path)
+    up = "../" * (page_dir.count("/") + 1) if page_dir else ""
+    parts = path.split("/")
+    title = None
+    if len(parts) == 3 and parts[0] in ("penalties", "licenses", "inspection_tasks") and parts[2] == "index.html":
+        # A decision page names its number in its title; a task page names its id in its table.
+        m = _H1.search(raw)
+        title = text if parts[0] == "inspection_tasks" else (m.group(1).decode("utf-8", errors="replace") if m else "")
+    resolved_links: list[str] = []
+    hrefs: list[str] = []
+    links = 0
+    for m in _REF.finditer(raw):
+        tag, attr, href = m.group(1), m.group(2), m.group(3).decode("utf-8", errors="replace")
+        if href.startswith(("http:", "https:", "//")):
+            rel = _REL.search(m.group(0))
+            if attr == b"src" or (tag == b"link" and rel and rel.group(1) in FETCHED_RELS):
+                findings.append(("external-request", href))
+            continue
+        if not href or href.startswith(("data:", "mailto:", "#")):
+            continue
+        target = unquote(href.split("#")[0].split("?")[0])
+        if up and target.startswith(up) and not target.startswith("../", len(up)):
+            # Relative to the site root (the pages' own links are): the same for every page.
+            rest = target[len(up):]
+            resolved = from_root.get(rest)
+            if resolved is None:
+                resolved = from_root[rest] = _normal(rest)
+        else:
+            resolved = _normal(target.lstrip("/") if target.startswith("/") else posixpath.join(page_dir, target))
+        links += 1
+        if resolved.startswith("../") or resolved == "..":
+            findings.append(("broken-link", f"{href}（指向网站之外）"))
+            continue
+        resolved_links.append(resolved)
+        if with_hrefs:
+            hrefs.append(href)
+    return _FileFacts(tuple(findings), (), title, tuple(resolved_links), links), hrefs
+
+
 def _scan(paths: list[str]) -> dict[str, Any]:
-    root, files = shared()
+    """Scan some files: each is read and hashed; its facts come from the cache
+    (``known``: path → (SHA-256, facts) of an earlier scan) when its bytes are the same."""
+    root, files, known = shared()
     findings: list[tuple[str, str, str]] = []
     linked: set[str] = set()                # internal targets of links (site paths)
     entity_links: set[tuple[str, str]] = set()  # (entity page dir, linked record dir)
@@ -233,58 +309,44 @@ def _scan(paths: list[str]) -> dict[str, Any]:
     anchors: set[str] = set()               # search anchors
     hashes: dict[str, tuple[str, int]] = {}  # for the manifest check: each file is read once
     from_root: dict[str, str] = {}           # resolved links relative to the site root
+    fresh: dict[str, tuple[str, _FileFacts]] = {}  # facts computed here (not from the cache)
     links = 0
     for path in paths:
-        raw, text = _read(root, path, hashes)
-        for what in _personal(text):
-            findings.append(("personal-data", path, what))
-        if path.endswith(".pf_fragment"):
-            try:
-                frag = orjson.loads(text.removeprefix("pagefind_dcd"))
-            except orjson.JSONDecodeError:
-                findings.append(("manifest-mismatch", path, "搜索索引片段无法解析"))
-                continue
-            anchors.update(a["id"] for a in frag.get("anchors", []) if a.get("id"))
-            continue
-        if not path.endswith(".html"):
+        with open(os.path.join(root, path), "rb") as fh:
+            raw = fh.read()
+        digest = hashlib.sha256(raw).hexdigest()
+        hashes[path] = (digest, len(raw))
+        cached = known.get(path)
+        if cached is not None and cached[0] == digest:
+            facts = cached[1]
+        else:
+            raw, text = _decoded(path, raw)
+            facts = _file_facts(path, raw, text, from_root)[0]
+            fresh[path] = (digest, facts)
+        findings += [(check, path, detail) for check, detail in facts.findings]
+        anchors.update(facts.anchors)
+        links += facts.links
+        if not facts.resolved:
             continue
         page_dir = posixpath.dirname(path)
-        up = "../" * (page_dir.count("/") + 1) if page_dir else ""
-        parts = path.split("/")
-        if len(parts) == 3 and parts[0] in ("penalties", "licenses", "inspection_tasks") and parts[2] == "index.html":
-            # A decision page names its number in its title; a task page names its id in its table.
-            m = _H1.search(raw)
-            titles[page_dir] = text if parts[0] == "inspection_tasks" else (m.group(1).decode("utf-8", errors="replace") if m else "")
-        for m in _REF.finditer(raw):
-            tag, attr, href = m.group(1), m.group(2), m.group(3).decode("utf-8", errors="replace")
-            if href.startswith(("http:", "https:", "//")):
-                rel = _REL.search(m.group(0))
-                if attr == b"src" or (tag == b"link" and rel and rel.group(1) in FETCHED_RELS):
-                    findings.append(("external-request", path, href))
-                continue
-            if not href or href.startswith(("data:", "mailto:", "#")):
-                continue
-            target = unquote(href.split("#")[0].split("?")[0])
-            if up and target.startswith(up) and not target.startswith("../", len(up)):
-                # Relative to the site root (the pages' own links are): the same for every page.
-                rest = target[len(up):]
-                resolved = from_root.get(rest)
-                if resolved is None:
-                    resolved = from_root[rest] = _normal(rest)
-            else:
-                resolved = _normal(target.lstrip("/") if target.startswith("/") else posixpath.join(page_dir, target))
-            links += 1
-            if resolved.startswith("../") or resolved == "..":
-                findings.append(("broken-link", path, f"{href}（指向网站之外）"))
-                continue
-            if parts[0] == "entities":
+        if facts.title is not None:
+            titles[page_dir] = facts.title
+        on_entity = path.startswith("entities/")
+        broken = False
+        for resolved in facts.resolved:
+            if on_entity:
                 entity_links.add((page_dir, resolved))  # listed on the entity page, even if its link is broken
             if resolved not in files and (f"{resolved}/index.html" if resolved else "index.html") not in files:
-                findings.append(("broken-link", path, href))
+                broken = True
                 continue
             linked.add(resolved)
+        if broken:  # name the links as written: read the file again
+            raw, text = _read(root, path)
+            again, hrefs = _file_facts(path, raw, text, from_root, with_hrefs=True)
+            findings += [("broken-link", path, href) for resolved, href in zip(again.resolved, hrefs)
+                         if resolved not in files and (f"{resolved}/index.html" if resolved else "index.html") not in files]
     return {"findings": findings, "linked": linked, "entity_links": entity_links, "titles": titles, "anchors": anchors, "links": links,
-            "hashes": hashes}
+            "hashes": hashes, "fresh": fresh}
 
 
 def _download_keys(root: Path, kind: str) -> dict[str, dict[str, str]]:
@@ -325,8 +387,48 @@ def _download_keys(root: Path, kind: str) -> dict[str, dict[str, str]]:
     return out
 
 
+def default_cache(site: Path) -> Path:
+    """Beside the site, never published: verify's memory of the last run (``--no-cache`` to do without)."""
+    return site.parent / f".{site.name}.verify-cache"
+
+
+class _ScanCache:
+    """What the last scan learnt from each file (path → SHA-256 of its bytes, facts).
+    A file's facts are taken again only if its bytes hash the same; links are resolved
+    and withheld records looked for afresh every time. Tied to this module's code."""
+
+    VERSION = 1
+
+    def __init__(self, folder: Path) -> None:
+        from liushuang import __version__
+
+        self.path = folder / "files.pickle"
+        self.salt = hashlib.sha256(f"{self.VERSION}:{__version__}".encode() + Path(__file__).read_bytes()).hexdigest()
+
+    def load(self) -> dict[str, tuple[str, _FileFacts]]:
+        try:
+            with open(self.path, "rb") as fh:
+                if pickle.load(fh) != [self.VERSION, self.salt]:
+                    return {}
+                known = pickle.load(fh)
+        except (OSError, EOFError, ValueError, TypeError, pickle.UnpicklingError, AttributeError, ImportError, IndexError):
+            return {}
+        return known if isinstance(known, dict) else {}
+
+    def save(self, known: dict[str, tuple[str, _FileFacts]]) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}")
+        with open(tmp, "wb") as fh:
+            pickle.dump([self.VERSION, self.salt], fh, protocol=pickle.HIGHEST_PROTOCOL)
+            pickle.dump(known, fh, protocol=pickle.HIGHEST_PROTOCOL)
+        os.replace(tmp, self.path)
+
+
 def verify(site: str | Path, data: str | Path | RemotePath, policy: Policy, *, build_date: dt.date | None = None, workers: int | None = None,
-           echo: Callable[[str], None] | None = None) -> VerifyReport:
+           echo: Callable[[str], None] | None = None, cache: Path | None = None) -> VerifyReport:
+    """Check SITE against DATA (see the module's docstring). With ``cache`` (a folder,
+    e.g. ``default_cache(site)``), input lines and output files whose bytes are those
+    of the last run are not parsed again; every check is still made on every record and file."""
     site, data = Path(site), location(data)
     say = echo or (lambda m: None)
     build_report = site / "build-report.json"
@@ -346,7 +448,7 @@ def verify(site: str | Path, data: str | Path | RemotePath, policy: Policy, *, b
         announce(message)
 
     say("1/4 按公开规则重新判定每条记录")
-    exp, n_input = _expected(data, policy, build_date)
+    exp, n_input = _expected(data, policy, build_date, cache)
     report.checked["input records"] = n_input
 
     files_on_disk = manifest.site_files(site)
@@ -356,7 +458,16 @@ def verify(site: str | Path, data: str | Path | RemotePath, policy: Policy, *, b
     files = frozenset(files_on_disk)
     size = max(200, len(files_on_disk) // 64)
     chunks = [files_on_disk[i:i + size] for i in range(0, len(files_on_disk), size)]
-    parts = fork_map(_scan, chunks, (site, files), parallel=len(chunks) > 1, workers=workers)
+    scan_cache = _ScanCache(cache / "scan") if cache is not None else None
+    known = scan_cache.load() if scan_cache is not None else {}
+    parts = fork_map(_scan, chunks, (site, files, known), parallel=len(chunks) > 1, workers=workers)
+    if scan_cache is not None:
+        fresh = {p: known[p] for p in files_on_disk if p in known}
+        for part in parts:
+            fresh.update(part["fresh"])
+        scan_cache.save(fresh)
+        report.checked["files taken from the scan cache"] = len(files_on_disk) - sum(len(p["fresh"]) for p in parts)
+    del known
     linked: set[str] = set()
     entity_links: set[tuple[str, str]] = set()
     titles: dict[str, str] = {}

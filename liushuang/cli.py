@@ -462,8 +462,11 @@ def build(data: Path, output: Path, build_date: str | None, site_url: str, progr
 @click.option("--build-date", help="Build date to judge publicity by (YYYY-MM-DD) [default: the one in SITE/build-report.json].")
 @click.option("--json", "as_json", type=click.Path(dir_okay=False, path_type=Path), help="Also write the findings as JSON here.")
 @click.option("--workers", type=int, help="Worker processes [default: all cores].")
+@click.option("--no-cache", is_flag=True, help="Parse every input line and output file afresh, ignoring what the last run kept "
+              "beside SITE (.SITE.verify-cache).")
 @policy_option
-def verify(site: Path, data: Path, build_date: str | None, as_json: Path | None, workers: int | None, policy_path: Path | None) -> None:
+def verify(site: Path, data: Path, build_date: str | None, as_json: Path | None, workers: int | None, no_cache: bool,
+           policy_path: Path | None) -> None:
     """Check a built SITE against its input DATA, reading only the files the build wrote.
 
     Every publishable record must have its page, appear on its entity page, in
@@ -472,15 +475,19 @@ def verify(site: Path, data: Path, build_date: str | None, as_json: Path | None,
     internal link resolves; manifest.json matches the files. Exit code 1 on
     any discrepancy.
 
+    Lines and files whose bytes are those of the last run are not parsed again
+    (their facts are kept beside SITE); every check is still made on all of them.
+
     Example: liushuang verify demo/site demo/data --json verify.json
     """
+    from liushuang.generator.verify import default_cache
     from liushuang.generator.verify import verify as run_verify
 
     if not data.is_dir():
         raise UsageError(f"数据目录“{data}”不存在或不是目录")
     try:
         report = run_verify(site, data, _policy(policy_path), build_date=_as_of(build_date), workers=workers,
-                            echo=lambda m: click.echo(m, err=True))
+                            echo=lambda m: click.echo(m, err=True), cache=None if no_cache else default_cache(site))
     except FileNotFoundError as exc:  # not a liushuang site: no build-report.json to take the build date from
         raise UsageError(str(exc)) from exc
     click.echo(report.render_text())

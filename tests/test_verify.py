@@ -5,6 +5,7 @@ a build killed mid-way."""
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import gzip
 import os
 import shutil
@@ -33,11 +34,24 @@ def good_site(tmp_path_factory, clean_dir: Path) -> Path:
     return out
 
 
-@pytest.fixture
-def broken(tmp_path: Path, good_site: Path) -> Path:
-    """A private copy of the good site, to break."""
+@pytest.fixture(scope="module")
+def warm_cache(tmp_path_factory, good_site: Path, clean_dir: Path) -> Path:
+    """What verify keeps after checking the good site."""
+    folder = tmp_path_factory.mktemp("warm") / "cache"
+    assert verify.verify(good_site, clean_dir, load_policy(), cache=folder).ok
+    return folder
+
+
+@pytest.fixture(params=["uncached", "warm cache"])
+def broken(request, tmp_path: Path, good_site: Path, monkeypatch) -> Path:
+    """A private copy of the good site, to break. Each breakage must be found by a verify
+    that has no cache, and by one whose cache holds the good site's facts."""
     out = tmp_path / "site"
     shutil.copytree(good_site, out)
+    if request.param == "warm cache":
+        folder = tmp_path / "cache"
+        shutil.copytree(request.getfixturevalue("warm_cache"), folder)
+        monkeypatch.setattr(verify, "verify", functools.partial(verify.verify, cache=folder))
     return out
 
 
@@ -55,11 +69,17 @@ def _published(out: Path, kind: str) -> list[dict]:
     return [orjson.loads(line) for path in sorted((out / "downloads" / kind).glob("*.jsonl")) for line in path.read_bytes().splitlines()]
 
 
-def test_good_site_verifies(good_site: Path, clean_dir: Path):
+def test_good_site_verifies(good_site: Path, clean_dir: Path, warm_cache: Path, tmp_path: Path):
     report = verify.verify(good_site, clean_dir, load_policy())
     assert report.ok, report.render_text()
     assert report.checked["published records"] > 1000 and report.checked["internal links"] > 10_000
     assert report.checked["search anchors"] >= report.checked["published records"] - len(_published(good_site, "inspection_tasks"))
+    # Again with the cache of a run on the same site: every file's facts come from it, and the report is the same.
+    folder = tmp_path / "cache"
+    shutil.copytree(warm_cache, folder)
+    again = verify.verify(good_site, clean_dir, load_policy(), cache=folder)
+    assert again.checked.pop("files taken from the scan cache") == again.checked["files"]
+    assert again.as_json() == report.as_json()
 
 
 def test_removed_page(broken: Path, clean_dir: Path):
