@@ -56,9 +56,10 @@ VERIFY = r"""
 import json, sys, time
 from pathlib import Path
 from liushuang.policy import load_policy
-from liushuang.generator.verify import verify
+from liushuang.generator.verify import default_cache, verify
 t0 = time.perf_counter()
-r = verify(Path(sys.argv[1]), Path(sys.argv[2]), load_policy(), echo=lambda m: print(m, file=sys.stderr, flush=True))
+cache = default_cache(Path(sys.argv[1])) if sys.argv[3] == "cache" else None
+r = verify(Path(sys.argv[1]), Path(sys.argv[2]), load_policy(), echo=lambda m: print(m, file=sys.stderr, flush=True), cache=cache)
 print(json.dumps({"ok": r.ok, "findings": len(r.findings), "checked": r.checked, "total_s": time.perf_counter() - t0}))
 """
 
@@ -114,7 +115,7 @@ def main() -> None:
     if not (built / "manifest.json").exists():
         raise SystemExit(f"{built} is missing: run python bench/site_bench.py --keep first")
     if args.verify_only:
-        v, vpeak = run_sampled(VERIFY, str(built), str(data))
+        v, vpeak = run_sampled(VERIFY, str(built), str(data), "none")
         print(f"\n## verify on the built city site\n\n{v['total_s']:.1f} s, peak {vpeak / 2**30:.2f} GiB, "
               f"{'consistent' if v['ok'] else str(v['findings']) + ' findings'}; checked: "
               + ", ".join(f"{k} {n:,}" for k, n in v["checked"].items()))
@@ -127,6 +128,7 @@ def main() -> None:
         print("linking the previous build …", file=sys.stderr)
         subprocess.run(["cp", "-al", str(built), str(site)], check=True)
         results = []
+        checks = []
         for n, (folder, count) in enumerate(zip(nights, changed), 1):
             print(f"rebuilding, night {n} …", file=sys.stderr)
             before = scratch / f"manifest-before-{n}.json"
@@ -135,6 +137,9 @@ def main() -> None:
             diff = json.loads(subprocess.run([sys.executable, "-m", "liushuang.cli", "diff", str(before), str(site), "--json"],
                                              check=True, capture_output=True, text=True).stdout)
             results.append((r, peak, diff, count))
+            # As the nightly job does: verify right after each build, keeping verify's cache beside the site.
+            print(f"verifying, night {n} …", file=sys.stderr)
+            checks.append(run_sampled(VERIFY, str(site), str(folder), "cache"))
         for n, (r, peak, diff, count) in enumerate(results, 1):
             how = ("the previous site hard-linked into a new tree of folders (no standby yet)" if n == 1 else
                    "the standby tree (the site night 1 replaced) turned into the new site")
@@ -147,11 +152,11 @@ def main() -> None:
                   f"(no rendering); search shards indexed again: {r['shards'] - r['reused']} of {r['shards']}")
             print(f"diff against the night before: upload {len(diff['upload']):,}, delete {len(diff['delete']):,}, unchanged {diff['unchanged']:,}")
             print(f"peak memory (PSS of the process tree): {peak / 2**30:.2f} GiB")
-        print("\nverifying …", file=sys.stderr)
-        v, vpeak = run_sampled(VERIFY, str(site), str(nights[-1]))
-        print(f"\n## verify on the rebuilt site\n\n{v['total_s']:.1f} s, peak {vpeak / 2**30:.2f} GiB, "
-              f"{'consistent' if v['ok'] else str(v['findings']) + ' findings'}; checked: "
-              + ", ".join(f"{k} {n:,}" for k, n in v["checked"].items()))
+        for n, (v, vpeak) in enumerate(checks, 1):
+            how = "its cache empty (the first night)" if n == 1 else "with the cache night 1's verify left (the steady state)"
+            print(f"\n## verify after night {n}, {how}\n\n{v['total_s']:.1f} s, peak {vpeak / 2**30:.2f} GiB, "
+                  f"{'consistent' if v['ok'] else str(v['findings']) + ' findings'}; checked: "
+                  + ", ".join(f"{k} {n:,}" for k, n in v["checked"].items()))
     finally:
         started = time.perf_counter()
         shutil.rmtree(scratch, ignore_errors=True)
