@@ -19,10 +19,11 @@ import orjson
 
 from liushuang import formats, schemas
 
+from .labels import labels
 from .manifest import sha256_file
 from .publish import NEVER
 
-DATASETS = {"licenses": "行政许可", "penalties": "行政处罚", "inspection_tasks": "双随机抽查任务", "inspection_results": "双随机抽查结果"}
+DATASETS = labels("licenses", "penalties", "inspection_tasks", "inspection_results")
 # Nested lists too large for a table cell stay in JSON Lines and Parquet.
 CSV_SKIP = {"inspection_tasks": {"frame", "selections", "assignments"}}
 _JSON_TYPES = {"string": "string", "number": "number", "integer": "integer", "boolean": "boolean", "array": "array", "object": "object"}

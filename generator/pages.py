@@ -29,6 +29,8 @@ from liushuang import schemas
 from liushuang.parallel import shared
 from liushuang.urls import record_path, slug
 
+from .labels import labels
+
 SITE_NAME = "六双 · 市场监管信息公开"
 LIST_COLUMNS = {
     "penalties": (("decision_number", "决定书文号"), ("subject_name", "当事人"), ("authority", "处罚机关"), ("decided_on", "决定日期")),
@@ -37,7 +39,7 @@ LIST_COLUMNS = {
 }
 DATE_FIELD = {"penalties": "decided_on", "licenses": "decided_on", "inspection_tasks": "start_on"}
 KEY = {"penalties": "decision_number", "licenses": "decision_number", "inspection_tasks": "task_id"}
-LABEL = {"penalties": "行政处罚", "licenses": "行政许可", "inspection_tasks": "双随机抽查任务"}
+LABEL = labels("penalties", "licenses", "inspection_tasks")
 DEPARTMENT_FIELD = {"penalties": "authority", "licenses": "authority", "inspection_tasks": "department"}
 # Result codes of the national enterprise credit publicity system (DOMAIN.md §5).
 RESULT_CODES = {"1": "未发现问题", "3": "违反食品药品相关规定", "4": "违反质量技术监督相关规定", "5": "违反其他部门相关规定",

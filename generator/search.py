@@ -43,9 +43,11 @@ import orjson
 from liushuang.parallel import current_engine, fork_map, shared
 from liushuang.urls import slug
 
+from .labels import labels
+
 SHEET_SIZE = 50          # records per search document
 SHARD_RECORDS = 150_000  # records per Pagefind index: about 1.3 GB of indexer memory (docs/search.md)
-KIND_LABEL = {"entities": "市场主体", "penalties": "行政处罚", "licenses": "行政许可", "inspection_results": "抽查结果"}
+KIND_LABEL = labels("entities", "penalties", "licenses", "inspection_results")  # the search form's kinds, in its order
 
 
 class SearchError(RuntimeError):

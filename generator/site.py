@@ -190,12 +190,13 @@ def _render(root: Path, data: SiteData, stage: _Stages, report: BuildReport, *, 
         w.page("downloads", "downloads.html", dated=True, title="开放数据下载", resources=datasets, jsonld=catalog["jsonld"])
     with stage("other", "首页、统计、订阅与其他页面"):
         from .feeds import write_feeds
+        from .search import KIND_LABEL as search_kinds
 
         write_feeds(root, data.store, site_url, data.build_date.isoformat())
         (root / "robots.txt").write_text(f"User-agent: *\nAllow: /\nSitemap: {site_url}sitemap.xml\n", encoding="utf-8")
         w.page("", "home.html", dated=True, title=pages.SITE_NAME, counts=pages.counts_by_kind(data), latest=list(pages.latest(data)))
         w.page("stats", "stats.html", dated=True, title="统计", **_statistics(data.store))
-        w.page("search", "search.html", title="搜索")
+        w.page("search", "search.html", title="搜索", kinds=search_kinds)
         w.page("audit", "audit.html", title="监管审计报告", reports=_audit_reports(root, audit_dir))
         (root / "404.html").write_text(w.env.get_template("404.html").render(root="/", title="页面不存在", **w.common), encoding="utf-8")
     report.pages += w.pages

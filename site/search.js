@@ -12,7 +12,6 @@ const deptSel = document.getElementById("department");
 const statusEl = document.getElementById("status");
 const list = document.getElementById("results");
 const more = document.getElementById("more");
-const LABELS = { entities: "市场主体", penalties: "行政处罚", licenses: "行政许可", inspection_results: "抽查结果" };
 const PAGE = 20;
 const YEAR_IN_NUMBER = /[〔\[［(（【]\s*((?:19|20)\d\d)\s*[〕\]］)）】]/;
 
@@ -144,7 +143,7 @@ async function run() {
 async function start() {
   await loadManifest();
   const params = new URLSearchParams(location.search);
-  if (params.get("kind") && LABELS[params.get("kind")]) kindSel.value = params.get("kind");
+  if (params.get("kind") && [...kindSel.options].some((o) => o.value === params.get("kind"))) kindSel.value = params.get("kind");
   fillSelectors();
   if (params.get("year")) yearSel.value = params.get("year");
   if (params.get("department")) deptSel.value = params.get("department");

@@ -158,7 +158,7 @@ def test_search_finds_an_entity_by_name_fragment_and_uscc(page, served, clean_di
 def test_search_finds_a_decision_by_number_and_filters_by_department(page, served, clean_dir):
     base, out = served
     shards = orjson.loads((out / "search" / "shards.json").read_bytes())["shards"]
-    penalties = [orjson.loads(line) for line in (out / "downloads" / "penalties.jsonl").read_bytes().splitlines()]
+    penalties = [orjson.loads(line) for path in sorted((out / "downloads" / "penalties").glob("*.jsonl")) for line in path.read_bytes().splitlines()]
     target = penalties[0]
     want = base + record_path("penalties", target["decision_number"])
     # A decision number routes to that year's decisions, whatever kind is chosen.
