@@ -73,6 +73,7 @@ class Publisher:
     def __init__(self, policy: Policy, build_date: dt.date) -> None:
         self.policy = policy
         self.build_date = build_date
+        self.today = build_date.isoformat()
         self.names = policy.raw["privacy"]["natural_person_names"]
         self.decisions = Decisions()
 
@@ -103,7 +104,7 @@ class Publisher:
 
     def reason_at(self, steps: list[tuple[str, str | None]] | list[list[Any]]) -> str | None:
         """The withheld reason on the build date, or None when the record is public."""
-        today = self.build_date.isoformat()
+        today = self.today
         for op, value in steps:
             if op == "reason":
                 return value
