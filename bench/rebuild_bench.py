@@ -166,7 +166,7 @@ def main() -> None:
             print(f"diff against the night before: upload {len(diff['upload']):,}, delete {len(diff['delete']):,}, unchanged {diff['unchanged']:,}")
             print(f"peak memory (PSS of the process tree): {peak / 2**30:.2f} GiB")
         for n, (v, vpeak) in enumerate(checks, 1):
-            how = "its cache empty (the first night)" if n == 1 else "with the cache night 1's verify left (the steady state)"
+            how = "its cache empty (the first night)" if n == 1 else "with the cache the verify of the night before left (the steady state)"
             print(f"\n## verify after night {n}, {how}\n\n{v['total_s']:.1f} s, peak {vpeak / 2**30:.2f} GiB, "
                   f"{'consistent' if v['ok'] else str(v['findings']) + ' findings'}; checked: "
                   + ", ".join(f"{k} {n:,}" for k, n in v["checked"].items()))
