@@ -423,7 +423,8 @@ def draw(frame: Path, task_id: str, department: str, items: tuple[str, ...], sam
 @click.option("--search/--no-search", default=True, show_default=True, help="Build the Pagefind search index.")
 @click.option("--workers", type=int, help="Worker processes for rendering and indexing [default: all cores].")
 @click.option("--incremental/--full", default=True, show_default=True,
-              help="Reuse what did not change since the site already in OUTPUT (hard links; the old files are never modified).")
+              help="Reuse what did not change since the last build: the site in OUTPUT, its standby tree and the validation "
+                   "cache beside it (.OUTPUT.standby, .OUTPUT.cache); the published files are never modified.")
 @engine_options
 @policy_option
 def build(data: Path, output: Path, build_date: str | None, site_url: str, progress: bool | None, audit_dir: Path | None,
