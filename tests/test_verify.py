@@ -358,6 +358,14 @@ def test_nightly_builds_reuse_the_standby_tree(tmp_path: Path, good_site: Path, 
     site.build(data, full, load_policy(), build_date=DAY, incremental=False)
     assert manifest.load(full) == manifest.load(out)
     assert verify.verify(out, data, load_policy()).ok
+    # Night 3, nothing changed: every page, download, task file and search bundle file is
+    # night 2's very file (the same inode), none rendered, written or indexed again.
+    report = site.build(data, out, load_policy(), build_date=DAY)
+    assert report.validation_cache == {} or report.validation_cache["misses"] == 0
+    assert report.linked == report.pages and len(report.search_reused) == len(report.search_shards)
+    kept = {p: e for p, e in manifest.load(out).items() if "input" in e}
+    assert {p.split("/")[0] for p in kept} >= {"penalties", "entities", "downloads", "pagefind"}
+    assert all(os.stat(out / p).st_ino == os.stat(standby / p).st_ino for p in kept)
 
 
 def test_killed_build_on_the_standby_tree(tmp_path: Path, good_site: Path, clean_dir: Path):
