@@ -244,8 +244,8 @@ class LineCache:
             h.update(orjson.dumps(schemas.load(kind), option=orjson.OPT_SORT_KEYS))
         h.update(orjson.dumps(schemas.load(schemas.COMMON), option=orjson.OPT_SORT_KEYS))
         self.salt = h.hexdigest()
-        self.fresh: dict[str, dict[bytes, tuple[Any, ...]]] = {}
-        self.unchanged: set[str] = set()  # files whose entries are those on disk: not written again
+        self.kept: set[str] = set()            # input files validated with the cache
+        self.written: dict[Path, Path] = {}    # cache file -> its new version, put in place by save()
         self.hits = 0
         self.misses = 0
 
@@ -264,28 +264,31 @@ class LineCache:
         return entries if isinstance(entries, dict) else {}
 
     def keep(self, src: readers.SourceFile, entries: dict[bytes, tuple[Any, ...]], changed: bool = True) -> None:
-        """What the cache holds for ``src`` from now on; ``changed=False``: what it held already."""
-        self.fresh[src.name] = entries
+        """What the cache holds for ``src`` from now on; ``changed=False``: what it held already.
+        Written at once beside its final name (so a city's entries are not all held in memory
+        until validation ends) and put in place by ``save``."""
+        self.kept.add(src.name)
         if not changed:
-            self.unchanged.add(src.name)
-
-    def save(self) -> None:
-        """Write what this validation found (only its files: the others' entries go)."""
-        if not self.fresh and not self.folder.exists():
             return
         self.folder.mkdir(parents=True, exist_ok=True)
-        wanted = {self._path(name).name for name in self.fresh}
-        for name, entries in self.fresh.items():
-            if name in self.unchanged:
-                continue
-            path = self._path(name)
-            tmp = path.with_name(f".{path.name}.{os.getpid()}")
-            with open(tmp, "wb") as fh:
-                pickle.dump([self.VERSION, self.salt, name], fh, protocol=pickle.HIGHEST_PROTOCOL)
-                pickle.dump(entries, fh, protocol=pickle.HIGHEST_PROTOCOL)
+        path = self._path(src.name)
+        tmp = path.with_name(f".{path.name}.{os.getpid()}")
+        with open(tmp, "wb") as fh:
+            pickle.dump([self.VERSION, self.salt, src.name], fh, protocol=pickle.HIGHEST_PROTOCOL)
+            pickle.dump(entries, fh, protocol=pickle.HIGHEST_PROTOCOL)
+        self.written[path] = tmp
+
+    def save(self) -> None:
+        """After a complete validation: put the files written by ``keep`` in place and remove
+        those of files no longer in the input (and what killed runs left half-written)."""
+        for path, tmp in self.written.items():
             os.replace(tmp, path)
-        for old in self.folder.glob("*.lines"):
-            if old.name not in wanted:
+        self.written = {}
+        if not self.folder.exists():
+            return
+        wanted = {self._path(name).name for name in self.kept}
+        for old in self.folder.iterdir():
+            if old.name not in wanted and (old.suffix == ".lines" or old.name.startswith(".")):
                 old.unlink(missing_ok=True)
 
 

@@ -139,3 +139,19 @@ def test_nightly_builds_with_the_cache_equal_full_builds(tmp_path: Path, night1:
     full = site.build(night2, tmp_path / "full", load_policy(), build_date=DAY, search=False, narrative=False, incremental=False)
     assert full.validation_cache == {} and full.counts == report.counts
     assert manifest.load(out) == {p: {**e} for p, e in manifest.load(tmp_path / "full").items()}
+
+
+def test_the_cache_holds_only_the_current_files(tmp_path: Path, night1: Path, parallel):
+    """A file gone from the input takes its cache file with it, and so does whatever a
+    killed run left half-written; the cache files stay valid."""
+    folder = tmp_path / "cache"
+    data = tmp_path / "data"
+    shutil.copytree(night1, data)
+    _validate(data, engine.LineCache(folder))
+    before = sorted(p.name for p in folder.iterdir())
+    (folder / ".0123.lines.99999").write_bytes(b"half-written")
+    (data / "feedback.jsonl").unlink()
+    _, _, cache = _validate(data, engine.LineCache(folder))
+    after = sorted(p.name for p in folder.iterdir())
+    assert len(after) == len(before) - 1 and set(after) < set(before) and not any(n.startswith(".") for n in after)
+    assert cache.misses < 50
