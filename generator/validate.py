@@ -355,7 +355,7 @@ class Validator:
         sources = [s for kind in schemas.KINDS for s in found[kind]]
         total_bytes = sum(readers.file_size(s.path) for s in sources)
         # Millions of records pass through here, none in a reference cycle: the cyclic
-        # collector would only walk them again and again (9 s of a city's 43 s, measured).
+        # collector would only walk them again and again.
         collecting = gc.isenabled()
         gc.disable()
         try:
