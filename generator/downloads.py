@@ -102,7 +102,7 @@ def _write_partition(job: tuple[str, str]) -> tuple[list[dict[str, Any]], dict[s
         for fmt, name in names.items():
             entry = old[fmt]
             assert entry is not None
-            if name in previous.in_place or previous.link(name, entry, root / name):
+            if previous.reuse(name, entry, root / name):
                 entries[name] = entry
     if len(entries) < len(names):
         entries = {}
@@ -168,7 +168,7 @@ def write_task_files(root: Path, tasks: list[dict[str, Any]], previous: Any = No
         entry = {"sha256": digest, "size": len(data), "input": digest}
         entries[name] = entry
         old = previous.files.get(name) if previous is not None else None
-        if old is not None and old.get("input") == digest and (name in previous.in_place or previous.link(name, old, root / name)):
+        if old is not None and old.get("input") == digest and previous.reuse(name, old, root / name):
             continue
         write_new(root / name, data)
     return entries

@@ -165,6 +165,10 @@ class Previous:
     # reuses the standby tree, see site._adopt_standby): an unchanged one needs no work at all.
     in_place: frozenset[str] = frozenset()
 
+    def reuse(self, relative: str, entry: dict[str, Any], target: str | Path) -> bool:
+        """The previous build's file is this one's: already in place (standby tree) or linked."""
+        return relative in self.in_place or self.link(relative, entry, target)
+
     def link(self, relative: str, entry: dict[str, Any], target: str | Path) -> bool:
         old = self.files.get(relative)
         if old is None or old["sha256"] != entry["sha256"] or old["size"] != entry["size"]:

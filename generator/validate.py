@@ -100,6 +100,21 @@ class Outcome:
 _KEY_FIELDS = {k: schemas.key_fields(k) for k in schemas.KINDS}
 
 
+def _renumbered(o: Outcome, line_base: int, row_base: int) -> Outcome:
+    """``o`` with its lines and rows (and its issues') counted from the file's start:
+    readers number them from the start of the part they read."""
+    if o.line is not None:
+        o.line += line_base
+    if o.row is not None:
+        o.row += row_base
+    for issue in o.issues:
+        if issue.line is not None:
+            issue.line += line_base
+        if issue.row is not None:
+            issue.row += row_base
+    return o
+
+
 def _clean_outcome(line: int | None, row: int | None, byte_offset: int | None, key: Any) -> Outcome:
     return Outcome(line=line, row=row, byte_offset=byte_offset, data=None, key=key, issues=[], pending=None, has_data=False)
 
@@ -436,17 +451,7 @@ class Validator:
                         value = orjson.loads(blob[at:end if end >= 0 else len(blob)])
                     yield (position, item[1], item[2], value, *item[4:])
                     continue
-                o = item
-                if o.line is not None:
-                    o.line += line_base
-                if o.row is not None:
-                    o.row += row_base
-                for issue in o.issues:  # readers number lines from the part's start
-                    if issue.line is not None:
-                        issue.line += line_base
-                    if issue.row is not None:
-                        issue.row += row_base
-                yield o
+                yield _renumbered(item, line_base, row_base)
             line_base += lines
             row_base += len(outcomes)
             bar.advance(size / len(part_list))
@@ -519,14 +524,8 @@ class Validator:
                 fresh[entry] = item[2:]  # type: ignore[index]
                 yield (item[0] + base, item[1], item[2], orjson.loads(item[3]), *item[4:])  # type: ignore[index]
                 continue
-            o = item
-            assert isinstance(o, Outcome)
-            if o.line is not None:
-                o.line += base
-            for issue in o.issues:
-                if issue.line is not None:
-                    issue.line += base
-            yield o
+            assert isinstance(item, Outcome)
+            yield _renumbered(item, base, 0)
         bar.advance(size * 0.5)
         # Every line known and every known line still there: the file's cache stays as it is.
         self._cache.keep(src, fresh, changed=len(fresh) != len(known) or any(p.__class__ is bytes for p in plan))
