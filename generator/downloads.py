@@ -22,6 +22,7 @@ from liushuang import formats, schemas
 from .labels import labels
 from .manifest import sha256_file
 from .publish import NEVER
+from .records import Record, plain
 
 DATASETS = labels("licenses", "penalties", "inspection_tasks", "inspection_results")
 # Nested lists too large for a table cell stay in JSON Lines and Parquet.
@@ -87,9 +88,11 @@ def _write_partition(job: tuple[str, str]) -> tuple[list[dict[str, Any]], dict[s
 
     root, parts, previous = shared()
     kind, year = job
-    dumped = sorted(orjson.dumps(r, option=orjson.OPT_SORT_KEYS, default=formats.json_default) for r in parts[job])
+    # The year's inputs: the JSON of its records, as they are kept (a Record's public form as it
+    # came from validation), not decoded: most years of a nightly build are only this digest.
     h = hashlib.sha256(code_digest().encode())
-    for line in dumped:
+    for line in sorted(r.blob if isinstance(r, Record) else orjson.dumps(r, option=orjson.OPT_SORT_KEYS, default=formats.json_default)
+                       for r in parts[job]):
         h.update(line)
         h.update(b"\n")
     inputs = h.hexdigest()
@@ -106,6 +109,7 @@ def _write_partition(job: tuple[str, str]) -> tuple[list[dict[str, Any]], dict[s
                 entries[name] = entry
     if len(entries) < len(names):
         entries = {}
+        dumped = sorted(orjson.dumps(plain(r), option=orjson.OPT_SORT_KEYS, default=formats.json_default) for r in parts[job])
         records = [orjson.loads(line) for line in dumped]
         cols = [c for c in formats.columns(kind) if c.split(".")[0] not in NEVER and c not in CSV_SKIP.get(kind, set())]
         for name in names.values():  # never written through: the file may be a hard link to the published site
@@ -122,7 +126,7 @@ def _write_partition(job: tuple[str, str]) -> tuple[list[dict[str, Any]], dict[s
     resources = [{"dataset": kind, "dataset_title": title, "year": year, "name": f"{kind}-{year}-{fmt}",
                   "title": f"{title}（{year if year != UNDATED else '未注明日期'}{'年' if year != UNDATED else ''}，{fmt.upper()}）",
                   "path": names[fmt], "format": fmt, "mediatype": media, "encoding": "utf-8", "bytes": entries[names[fmt]]["size"],
-                  "hash": f"sha256:{entries[names[fmt]]['sha256']}", "rows": len(dumped), "schema": {"fields": _fields(kind)}}
+                  "hash": f"sha256:{entries[names[fmt]]['sha256']}", "rows": len(parts[job]), "schema": {"fields": _fields(kind)}}
                  for fmt, media in FORMATS]
     return resources, entries
 

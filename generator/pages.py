@@ -30,6 +30,7 @@ from liushuang.parallel import shared
 from liushuang.urls import record_path, slug
 
 from .labels import labels
+from .records import plain
 
 SITE_NAME = "六双 · 市场监管信息公开"
 LIST_COLUMNS = {
@@ -385,6 +386,7 @@ def _entity(w: Writer, data: SiteData, uscc: str) -> None:
 
 
 def _entity_context(data: SiteData, uscc: str, groups: dict[str, list[dict[str, Any]]]) -> dict[str, Any]:
+    groups = {kind: [plain(r) for r in records] for kind, records in groups.items()}
     sections = [
         {"id": "licenses", "title": "行政许可", "headers": ["决定文书号", "许可内容", "许可机关", "决定日期"],
          "rows": [{"href": record_path("licenses", r["decision_number"]),
@@ -403,6 +405,7 @@ def _entity_context(data: SiteData, uscc: str, groups: dict[str, list[dict[str, 
     name = data.names.get(uscc) or next((r.get("subject_name") or r.get("entity_name") for g in groups.values() for r in g
                                          if r.get("subject_name") or r.get("entity_name")), uscc)
     entity = data.entities.get(uscc)
+    entity = plain(entity) if entity is not None else None
     facts = []
     if entity:
         rep = entity.get("legal_representative")

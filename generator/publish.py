@@ -15,6 +15,8 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
+import orjson
+
 from liushuang.policy import Policy
 from liushuang.publicity import exempt_from_publication, publicity_end
 
@@ -146,3 +148,55 @@ class Publisher:
             if rec.get("person_id_number"):
                 out["person_id_masked"] = mask_id(rec["person_id_number"])
         return out
+
+
+class Judge:
+    """The publication decision of a validated record, in two steps.
+
+    ``__call__`` runs where the record is validated (the worker processes) and
+    does not depend on the build date: the record's timeline, and its public form
+    for the kinds the site shows unless withheld whatever the date. It returns
+    bytes, cheap to send back and to keep: a nightly build may take them from the
+    night before (``validate.LineCache``). The kinds kept compact
+    (``records.COMPACT``) travel as ``[steps, kept fields]`` JSON, a newline, and
+    the public form's JSON; the others as ``[steps, public form]`` JSON.
+
+    ``settle`` runs in the main process and applies the build date: (withheld
+    reason or None, public form or None), the public form a ``records.Record``
+    for the compact kinds."""
+
+    def __init__(self, publisher: Publisher, shown: tuple[str, ...]) -> None:
+        self.publisher = publisher
+        self.shown = shown  # kinds the site shows; the others are only counted
+        self._unpack: Any = None
+
+    def __getstate__(self) -> dict[str, Any]:  # sent to the workers without the main process's string table
+        return {"publisher": self.publisher, "shown": self.shown, "_unpack": None}
+
+    def __call__(self, kind: str, rec: dict[str, Any]) -> bytes:
+        from .records import COMPACT, pack
+
+        steps = self.publisher.timeline(kind, rec)
+        public = kind in self.shown and not any(op == "reason" for op, _ in steps)
+        if public and kind in COMPACT:
+            hot, blob = pack(kind, self.publisher.public_form(kind, rec))
+            return orjson.dumps([steps, hot]) + b"\n" + blob
+        return orjson.dumps([steps, self.publisher.public_form(kind, rec) if public else None])
+
+    def settle(self, kind: str, value: bytes) -> tuple[str | None, Any]:
+        cut = value.find(b"\n")
+        steps, public = orjson.loads(value if cut < 0 else memoryview(value)[:cut])
+        reason = self.publisher.reason_at(steps)
+        if reason is not None:
+            return reason, None
+        if cut >= 0:
+            if self._unpack is None:
+                from .records import Unpacker
+
+                self._unpack = Unpacker()
+            return None, self._unpack(kind, public, value[cut + 1:])
+        return None, public
+
+    def salt(self) -> bytes:
+        """What besides the record and the code decides ``__call__``: the policy and the kinds shown."""
+        return orjson.dumps([self.publisher.policy.raw, self.shown], option=orjson.OPT_SORT_KEYS, default=str)

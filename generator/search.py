@@ -44,6 +44,7 @@ from liushuang.parallel import current_engine, fork_map, shared
 from liushuang.urls import slug
 
 from .labels import labels
+from .records import plain
 
 SHEET_SIZE = 50          # records per search document
 SHARD_RECORDS = 150_000  # records per Pagefind index: about 1.3 GB of indexer memory (docs/search.md)
@@ -101,13 +102,13 @@ def docs(data: Any) -> Iterator[Doc]:
         if e is None:  # named by a decision but not in the published register
             e = {"uscc": uscc, "name": data.names.get(uscc) or next(
                 (r.get("subject_name") or r.get("entity_name") for g in data.by_entity[uscc].values() for r in g), uscc)}
-        yield docs_for("entities", e)
+        yield docs_for("entities", plain(e))
     for kind in ("penalties", "licenses"):
         for rec in data.store[kind]:
-            yield docs_for(kind, rec)
+            yield docs_for(kind, plain(rec))
     for rec in data.store["inspection_results"]:
         task = data.tasks.get(rec["task_id"]) or {}
-        yield docs_for("inspection_results", {**rec, "_department": task.get("department") or ""})
+        yield docs_for("inspection_results", {**plain(rec), "_department": task.get("department") or ""})
 
 
 @dataclass

@@ -39,7 +39,7 @@ from liushuang.policy import Policy
 
 from . import pages
 from .pages import LABEL, SiteData, UnsafePath, Writer, safe_join
-from .publish import WITHHELD_ZH, Publisher
+from .publish import WITHHELD_ZH, Judge, Publisher
 from .search import SHARD_RECORDS
 from .validate import LineCache, Validator
 
@@ -96,7 +96,7 @@ def build(data_dir: str | Path, out: str | Path, policy: Policy, *, build_date: 
     with stage("validate", "校验并确定公开范围"):
         # The publication decision is taken where each record is validated (in the worker
         # processes); the main process only counts it and keeps the public form.
-        judge = _Judge(publisher, tuple(store))
+        judge = Judge(publisher, tuple(store))
         # A nightly build validates again only the lines that changed since the last one.
         cache = LineCache(_cache_folder(out) / "validation", judge.salt()) if incremental else None
         validation = Validator(policy, progress=progress).validate_dir(data_dir, sink=sink, prepare=judge, cache=cache)
@@ -399,36 +399,11 @@ def _site_links(root: Path, html: str) -> str:
     return _ROOT_LINK.sub(fix, html)
 
 
-@dataclass(frozen=True)
-class _Judge:
-    """The publication decision of a validated record in two steps. In the validation
-    workers, what does not depend on the build date: [the record's timeline, its public
-    form (for the kinds the site shows, unless withheld whatever the date)]. A nightly
-    build may keep that from the night before (``validate.LineCache``). Then, in the
-    main process, ``settle`` applies the build date: (withheld reason or None, public form or None)."""
-
-    publisher: Publisher
-    shown: tuple[str, ...]  # kinds the site shows; the others are only counted
-
-    def __call__(self, kind: str, rec: dict[str, Any]) -> list[Any]:
-        steps = self.publisher.timeline(kind, rec)
-        public = kind in self.shown and not any(op == "reason" for op, _ in steps)
-        return [steps, self.publisher.public_form(kind, rec) if public else None]
-
-    def settle(self, kind: str, value: list[Any]) -> tuple[str | None, dict[str, Any] | None]:
-        steps, public = value
-        reason = self.publisher.reason_at(steps)
-        return reason, public if reason is None else None
-
-    def salt(self) -> bytes:
-        """What besides the record and the code decides ``__call__``: the policy and the kinds shown."""
-        return orjson.dumps([self.publisher.policy.raw, self.shown], option=orjson.OPT_SORT_KEYS, default=str)
-
-
-def _compact(kind: str, rec: dict[str, Any]) -> dict[str, Any]:
-    """A task's frame lists every entity it was drawn from (tens of thousands): no page
-    shows them, only the downloads do. Kept as serialised JSON, a
-    city's frames take a sixth of the memory they take as Python objects (formats.RawJSON)."""
+def _compact(kind: str, rec: Any) -> Any:
+    """Decisions, results and entities arrive compact (``records.Record``). A task's
+    frame lists every entity it was drawn from (tens of thousands): no page shows
+    them, only the downloads do. Kept as serialised JSON, a city's frames take a
+    sixth of the memory they take as Python objects (formats.RawJSON)."""
     frame = rec.get("frame") if kind == "inspection_tasks" else None
     if isinstance(frame, dict) and isinstance(frame.get("members"), list):
         rec = {**rec, "frame": {**frame, "members": RawJSON(orjson.dumps(frame["members"]))}}

@@ -53,7 +53,7 @@ from .schema_errors import describe
 
 Sink = Callable[[str, Any], None]
 # What the sink is given instead of the record, computed where the record is assessed
-# (in the worker processes, in parallel): a JSON value, sent back as JSON bytes.
+# (in the worker processes, in parallel), picklable: best bytes, which cost least to send back and to cache.
 Prepare = Callable[[str, dict[str, Any]], Any]
 
 # Kinds that other kinds refer to.
@@ -178,7 +178,7 @@ def _assess_part_anywhere(src: readers.SourceFile, part: Any, known_regions: dic
 def _assess_part(src: readers.SourceFile, part: Any) -> tuple[list[Outcome | tuple[Any, ...]], int, str]:
     """Outcomes of one part. A clean record travels back as a bare
     (line or row, byte offset or None, key) tuple: pickling is the parallel bottleneck.
-    With a ``prepare`` function, the tuple carries its result as JSON bytes too."""
+    With a ``prepare`` function, the tuple carries its result too."""
     assert _WORKER is not None
     compiled, regions, prepare = _WORKER
     out: list[Outcome | tuple[Any, ...]] = []
@@ -224,11 +224,11 @@ def _clean(kind: str, position: int | None, offset: int | None, key: Any, data: 
            pending: list[tuple[str, ...]] | None, prepare: Prepare | None) -> tuple[Any, ...]:
     """A record whose own content is valid, as it travels back from a worker: (position,
     byte offset, key) alone when that is all the main process needs; else also the
-    ``prepare`` result (JSON bytes), the references still to resolve in record order,
+    ``prepare`` result, the references still to resolve in record order,
     and a task's selected USCCs (results are checked against them)."""
     if prepare is None and pending is None and kind != "inspection_tasks":
         return (position, offset, key)
-    return (position, offset, key, None if prepare is None else orjson.dumps(prepare(kind, data)), pending,
+    return (position, offset, key, None if prepare is None else prepare(kind, data), pending,
             [s["uscc"] for s in data.get("selections", [])] if kind == "inspection_tasks" else None)
 
 
@@ -244,7 +244,7 @@ class LineCache:
     complete validation, atomically; an unreadable one is ignored."""
 
     VERSION = 1
-    MODULES = ("validate", "readers", "checks", "normalise", "rules", "publish", "schema_errors")
+    MODULES = ("validate", "readers", "checks", "normalise", "rules", "publish", "records", "schema_errors")
 
     def __init__(self, folder: Path, salt: bytes = b"") -> None:
         from liushuang import __version__, publicity
@@ -444,7 +444,7 @@ class Validator:
                         yield (position, *item[1:])
                         continue
                     if prepare is not None:
-                        value = orjson.loads(item[3])
+                        value = item[3]
                     else:  # JSON Lines: the record parsed again from its bytes
                         at = item[1] - part[0]
                         end = blob.find(b"\n", at)
@@ -516,13 +516,13 @@ class Validator:
         for entry in plan:
             if entry.__class__ is not bytes:
                 position, offset, key, prepared, *rest = entry  # type: ignore[misc]
-                yield (position, offset, key, orjson.loads(prepared), *rest)
+                yield (position, offset, key, prepared, *rest)
                 continue
             self._cache.misses += 1
             base, item = next(pending)
             if item.__class__ is tuple:
                 fresh[entry] = item[2:]  # type: ignore[index]
-                yield (item[0] + base, item[1], item[2], orjson.loads(item[3]), *item[4:])  # type: ignore[index]
+                yield (item[0] + base, item[1], item[2], item[3], *item[4:])  # type: ignore[index]
                 continue
             assert isinstance(item, Outcome)
             yield _renumbered(item, base, 0)

@@ -49,9 +49,13 @@ class RawJSON(bytes):
 
 
 def json_default(obj: Any) -> Any:
-    """orjson ``default``: RawJSON goes out as the JSON it holds."""
+    """orjson ``default``: RawJSON, and a published record kept compact
+    (``generator.records.Record``), go out as the JSON they hold."""
     if isinstance(obj, RawJSON):
         return orjson.Fragment(bytes(obj))
+    blob = getattr(obj, "blob", None)
+    if blob.__class__ is bytes:
+        return orjson.Fragment(blob)
     raise TypeError(f"not JSON serialisable: {type(obj).__name__}")
 
 

@@ -12,8 +12,8 @@ import orjson
 import pytest
 from liushuang.generator import manifest, site
 from liushuang.generator import validate as engine
-from liushuang.generator.publish import Publisher
-from liushuang.generator.site import STORE_KINDS, _Judge
+from liushuang.generator.publish import Judge, Publisher
+from liushuang.generator.site import STORE_KINDS
 
 from liushuang.policy import load_policy
 from liushuang.synth.defects import ALL
@@ -40,7 +40,7 @@ def night1(tmp_path_factory) -> Path:
 def _validate(data: Path, cache: engine.LineCache | None, day: dt.date = DAY) -> tuple[dict, list, engine.LineCache | None]:
     policy = load_policy()
     publisher = Publisher(policy, day)
-    judge = _Judge(publisher, STORE_KINDS)
+    judge = Judge(publisher, STORE_KINDS)
     sunk: list = []
     report = engine.Validator(policy, progress=False).validate_dir(data, sink=lambda kind, v: sunk.append((kind, v)), prepare=judge,
                                                                   cache=cache)
