@@ -2,6 +2,7 @@
 
     python bench/engine_bench.py                         # the city: 300,000 entities, 15 years
     python bench/engine_bench.py --entities 50000 --years 3 --stages validate,build
+    python bench/engine_bench.py --engines local --stages build     # one engine: time and memory only
 
 For each stage (validate, build, audit) and each engine, in a fresh process:
 wall time and the peak PSS of the whole process tree (the LocalCluster's
@@ -20,6 +21,7 @@ be byte-identical.
 from __future__ import annotations
 
 import argparse
+import json
 import subprocess
 import sys
 import tempfile
@@ -84,27 +86,50 @@ def main() -> None:
     ap.add_argument("--years", type=int, default=15)
     ap.add_argument("--stages", default="validate,build,audit")
     ap.add_argument("--work", type=Path, default=Path(tempfile.gettempdir()) / "liushuang-bench")
+    ap.add_argument("--engines", default="local,dask", help="local, dask or both (the comparison needs both)")
+    ap.add_argument("--data", type=Path, help="an existing dataset (e.g. bench/province.py's) instead of the synthetic city")
     args = ap.parse_args()
-    data, files = city(args.work, args.entities, args.years)
+    if args.data:
+        data = args.data
+        files = {k: v["records"] for k, v in json.loads((data / "synth-manifest.json").read_text())["files"].items()}
+    else:
+        data, files = city(args.work, args.entities, args.years)
     records = sum(files.values())
     stages = args.stages.split(",")
+    engines = args.engines.split(",")
+    if not engines or set(engines) - {"local", "dask"}:
+        raise SystemExit("--engines: local, dask or local,dask")
     scratch = Path(tempfile.mkdtemp(dir=args.work, prefix="engines-"))
     rows = []
     try:
         for stage in stages:
             measured = {}
-            for engine_name in ("local", "dask"):
+            for engine_name in engines:
                 print(f"{stage} on the {engine_name} engine …", file=sys.stderr)
                 out = scratch / f"site-{engine_name}"
                 measured[engine_name] = run_sampled(STAGE, stage, engine_name, str(data), str(out))
-            if stage == "build":
+            if stage == "build" and len(engines) == 2:
                 same = (scratch / "site-local" / "manifest.json").read_bytes() == (scratch / "site-dask" / "manifest.json").read_bytes()
                 measured["identical"] = same
             rows.append((stage, measured))
     finally:
         # A city's site is 600,000 folders: delete them in the background.
         subprocess.Popen(["rm", "-rf", str(scratch)], start_new_session=True)
-    print(f"\n## {records:,} records ({args.entities:,} entities, {args.years} years): local engine and a 2-worker LocalCluster\n")
+    what = f"{data.name}" if args.data else f"{args.entities:,} entities, {args.years} years"
+    if engines != ["local", "dask"]:
+        print(f"\n## {records:,} records ({what}): the {' and '.join(engines)} engine only\n")
+        print("| stage | engine | wall (s) | peak PSS (GiB) |\n|---|---|---:|---:|")
+        for stage, m in rows:
+            for engine_name in engines:
+                result, peak = m[engine_name]
+                print(f"| {stage} | {engine_name} | {result['wall']:.1f} | {peak / 2**30:.2f} |")
+        for stage, m in rows:
+            if stage == "build":
+                print("\n| build sub-stage | " + " | ".join(f"{e} (s)" for e in engines) + " |\n|---|" + "---:|" * len(engines))
+                for name in m[engines[0]][0]["stages"]:
+                    print(f"| {name} | " + " | ".join(f"{m[e][0]['stages'].get(name, 0):.1f}" for e in engines) + " |")
+        return
+    print(f"\n## {records:,} records ({what}): local engine and a 2-worker LocalCluster\n")
     print("| stage | local wall (s) | local peak (GiB) | Dask wall (s) | Dask peak (GiB) | Dask task compute P (s) | client and scheduling S (s) |")
     print("|---|---:|---:|---:|---:|---:|---:|")
     model = {}
