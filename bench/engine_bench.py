@@ -3,6 +3,7 @@
     python bench/engine_bench.py                         # the city: 300,000 entities, 15 years
     python bench/engine_bench.py --entities 50000 --years 3 --stages validate,build
     python bench/engine_bench.py --engines local --stages build     # one engine: time and memory only
+    python bench/engine_bench.py --province --entities 1650000      # the province: about 10 million records
 
 For each stage (validate, build, audit) and each engine, in a fresh process:
 wall time and the peak PSS of the whole process tree (the LocalCluster's
@@ -27,7 +28,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from _child import city
+from _child import cached, city
 from site_bench import run_sampled
 
 STAGE = r"""
@@ -35,7 +36,7 @@ import json, sys, time, datetime as dt
 from pathlib import Path
 from liushuang.policy import load_policy
 stage, engine_name, data, out = sys.argv[1], sys.argv[2], Path(sys.argv[3]), Path(sys.argv[4])
-policy = load_policy()
+policy = load_policy(sys.argv[5] if len(sys.argv) > 5 else None)
 
 def run():
     if stage == "validate":
@@ -77,7 +78,21 @@ else:
 print(json.dumps({"wall": wall, "tasks": tasks, **result}))
 """
 
-SCALES = (("this city", 1.0), ("a province (≈ 10 million records)", None), ("the nation (≈ 100 million records)", None))
+def province(work: Path, entities: int, years: int) -> Path:
+    """The synthetic province, made once and kept in WORK (with its policy beside it)."""
+    from liushuang.synth.province import ProvinceConfig, policy_file, write_province
+
+    path = work / f"province-{entities}-{years}"
+
+    def make(tmp: Path) -> None:
+        write_province(tmp, ProvinceConfig(entities=entities, years=years), progress=lambda m: print(f"  {m}", file=sys.stderr))
+        policy_file(tmp).rename(policy_file(path))
+
+    cached(path, f"a province of {entities:,} entities over {years} years", make)
+    return path
+
+
+SCALES = (("this dataset", 1.0), ("a province (≈ 10 million records)", None), ("the nation (≈ 100 million records)", None))
 
 
 def main() -> None:
@@ -87,10 +102,17 @@ def main() -> None:
     ap.add_argument("--stages", default="validate,build,audit")
     ap.add_argument("--work", type=Path, default=Path(tempfile.gettempdir()) / "liushuang-bench")
     ap.add_argument("--engines", default="local,dask", help="local, dask or both (the comparison needs both)")
-    ap.add_argument("--data", type=Path, help="an existing dataset (e.g. bench/province.py's) instead of the synthetic city")
+    ap.add_argument("--data", type=Path, help="an existing dataset instead of the synthetic city")
+    ap.add_argument("--province", action="store_true",
+                    help="the synthetic province (14 cities; --entities is its total, e.g. 1650000 for about 10 million records)")
     args = ap.parse_args()
+    policy: list[str] = []
+    if args.province and not args.data:
+        args.data = province(args.work, args.entities, args.years)
     if args.data:
         data = args.data
+        beside = data.parent / f"{data.name}.policy.toml"  # the province's region codes (liushuang synth --province)
+        policy = [str(beside)] if beside.is_file() else []
         files = {k: v["records"] for k, v in json.loads((data / "synth-manifest.json").read_text())["files"].items()}
     else:
         data, files = city(args.work, args.entities, args.years)
@@ -107,7 +129,7 @@ def main() -> None:
             for engine_name in engines:
                 print(f"{stage} on the {engine_name} engine …", file=sys.stderr)
                 out = scratch / f"site-{engine_name}"
-                measured[engine_name] = run_sampled(STAGE, stage, engine_name, str(data), str(out))
+                measured[engine_name] = run_sampled(STAGE, stage, engine_name, str(data), str(out), *policy)
             if stage == "build" and len(engines) == 2:
                 same = (scratch / "site-local" / "manifest.json").read_bytes() == (scratch / "site-dask" / "manifest.json").read_bytes()
                 measured["identical"] = same

@@ -159,8 +159,11 @@ def _parse_defects(values: tuple[str, ...], everything: bool, fmt: str) -> dict[
 @click.option("--encoding", type=click.Choice(["utf-8", "utf-8-sig", "gb18030"]), default="utf-8", show_default=True, help="CSV encoding.")
 @click.option("--headers", type=click.Choice(["en", "zh"]), default="en", show_default=True,
               help="Column headers for tabular formats: field names or the national standard's Chinese titles.")
+@click.option("--province", is_flag=True,
+              help="Synthesise a province (14 cities; --entities is the province's total) into OUT/KIND/CITYCODE.jsonl, "
+                   "with the policy holding its region codes in OUT.policy.toml (JSON Lines, no defects).")
 def synth(out: Path, entities: int, years: int, seed: int, until: str, late_share: float, defects: tuple[str, ...],
-          all_defects: bool, fmt: str, encoding: str, headers: str) -> None:
+          all_defects: bool, fmt: str, encoding: str, headers: str, province: bool) -> None:
     """Write a realistic synthetic dataset (every record kind) to OUT.
 
     Injected defects and the issues they must cause are listed in
@@ -176,6 +179,16 @@ def synth(out: Path, entities: int, years: int, seed: int, until: str, late_shar
         raise UsageError(f"--until 应为 YYYY-MM-DD：{until}") from exc
     if entities < 50 or years < 1:
         raise UsageError("--entities 至少为 50，--years 至少为 1")
+    if province:
+        from liushuang.synth.province import ProvinceConfig, policy_file, write_province
+
+        if defects or all_defects or fmt != "jsonl":
+            raise UsageError("--province 只生成 JSON Lines，不注入缺陷")
+        manifest = write_province(out, ProvinceConfig(entities=entities, years=years, seed=seed, until=until_day),
+                                  progress=lambda m: click.echo(f"✓ {m}", err=True))
+        total = sum(f["records"] for f in manifest["files"].values())
+        click.echo(f"已生成 {total} 条记录（{len(manifest['cities'])} 个城市）到 {out}；区划代码见 {policy_file(out)}（--policy）")
+        return
     config = SynthConfig(entities=entities, years=years, seed=seed, until=until_day, late_share=late_share,
                          defects=_parse_defects(defects, all_defects, fmt))
     try:

@@ -33,6 +33,7 @@ class SynthConfig:
     until: dt.date = DEFAULT_UNTIL
     late_share: float = 0.08
     defects: dict[str, int] = field(default_factory=dict)
+    city: V.City = V.DALIAN
 
     @property
     def start(self) -> dt.date:
@@ -82,9 +83,11 @@ class _Generator:
         self.c = config
         self.rng = random.Random(config.seed)
         self.ids = _Ids(self.rng)
+        self.city = config.city
+        self.V = V.localized(config.city)
         self.span = (config.until - config.start).days
-        self.depts = {name: self.ids.uscc("11", "210200") for name in V.DEPARTMENTS}
-        self.branches = {code: (f"大连市{name}市场监督管理局", self.ids.uscc("11", code)) for code, name, _ in V.DISTRICTS}
+        self.depts = {name: self.ids.uscc("11", f"{self.city.code}00") for name in self.V.DEPARTMENTS}
+        self.branches = {code: (f"{self.city.name}市{name}市场监督管理局", self.ids.uscc("11", code)) for code, name, _ in self.V.DISTRICTS}
         self.records: dict[str, list[dict[str, Any]]] = {}
         self.seq: dict[str, int] = {}
         self.policy = None
@@ -105,40 +108,40 @@ class _Generator:
         return self.rng.randint(0, on_time)
 
     def name(self) -> str:
-        return self.rng.choice(V.SURNAMES) + "".join(self.rng.choice(V.GIVEN) for _ in range(self.rng.choice((1, 2))))
+        return self.rng.choice(self.V.SURNAMES) + "".join(self.rng.choice(self.V.GIVEN) for _ in range(self.rng.choice((1, 2))))
 
     # --- the roster --------------------------------------------------------
     def entities(self) -> list[dict[str, Any]]:
         rng = self.rng
         out = []
-        regions = [d[0] for d in V.DISTRICTS]
-        rweights = [d[2] for d in V.DISTRICTS]
-        iweights = [i[4] for i in V.INDUSTRIES]
+        regions = [d[0] for d in self.V.DISTRICTS]
+        rweights = [d[2] for d in self.V.DISTRICTS]
+        iweights = [i[4] for i in self.V.INDUSTRIES]
         for _ in range(self.c.entities):
             region = _weighted(rng, regions, rweights)
-            district = next(d[1] for d in V.DISTRICTS if d[0] == region)
-            code, iname, word, _items, _ = _weighted(rng, V.INDUSTRIES, iweights)
+            district = next(d[1] for d in self.V.DISTRICTS if d[0] == region)
+            code, iname, word, _items, _ = _weighted(rng, self.V.INDUSTRIES, iweights)
             r = rng.random()
             kind = "个体工商户" if r < 0.3 and code[0] in "HFO" else "农民专业合作社" if r > 0.985 else "企业"
             prefix = {"个体工商户": "92", "农民专业合作社": "93", "企业": "91"}[kind]
             uscc = self.ids.uscc(prefix, region)
-            brand = rng.choice(V.BRAND) + rng.choice(V.GIVEN)
+            brand = rng.choice(self.V.BRAND) + rng.choice(self.V.GIVEN)
             if kind == "个体工商户":
                 name = f"{district}{brand}{word}店"
             elif kind == "农民专业合作社":
-                name = f"大连{brand}农业专业合作社"
+                name = f"{self.city.name}{brand}农业专业合作社"
             else:
-                name = f"大连{brand}{word}有限公司"
+                name = f"{self.city.name}{brand}{word}有限公司"
             registered = self.day(_days(self.c.start, -3650), self.c.until) if rng.random() < 0.7 else self.day()
             status = _weighted(rng, ["存续", "注销", "吊销", "迁出"], [0.92, 0.05, 0.02, 0.01])
-            credit = _weighted(rng, [c[0] for c in V.CREDIT_CLASSES], [c[1] for c in V.CREDIT_CLASSES])
+            credit = _weighted(rng, [c[0] for c in self.V.CREDIT_CLASSES], [c[1] for c in self.V.CREDIT_CLASSES])
             rep = self.name()
             out.append({
                 "uscc": uscc, "name": name, "kind": kind, "region_code": region,
                 "industry_code": code, "industry_name": iname, "registered_on": registered.isoformat(),
                 "status": status, "credit_class": credit,
                 "legal_representative": {"name": rep, "id_type": "身份证", "id_number": self.ids.id_number(region)},
-                "address": f"辽宁省大连市{district}{rng.choice(V.BRAND)}路{rng.randrange(1, 400)}号",
+                "address": f"{self.city.province}{self.city.name}市{district}{rng.choice(self.V.BRAND)}路{rng.randrange(1, 400)}号",
                 "phone": f"1{rng.choice('3578')}{rng.randrange(10**8, 10**9)}",
             })
         return out
@@ -147,18 +150,18 @@ class _Generator:
     def notifications_and_follow_ups(self, entities: list[dict[str, Any]]) -> None:
         rng = self.rng
         notes, feedback, licenses, tracking = [], [], [], []
-        industry_items = {i[0]: i[3] for i in V.INDUSTRIES}
+        industry_items = {i[0]: i[3] for i in self.V.INDUSTRIES}
         for e in entities:
             items = industry_items[e["industry_code"]]
             registered = dt.date.fromisoformat(e["registered_on"])
             if not items or registered < self.c.start:
                 continue
-            reg_id = f"REG{registered:%Y%m%d}{self.next('reg'):07d}"
+            reg_id = f"REG{self.city.tag}{registered:%Y%m%d}{self.next('reg'):07d}"
             by_dept: dict[str, list[str]] = {}
             for code in items:
-                by_dept.setdefault(V.CATALOGUE[code][1], []).append(code)
+                by_dept.setdefault(self.V.CATALOGUE[code][1], []).append(code)
             for dept, codes in sorted(by_dept.items()):
-                nid = f"TZ{self.next('tz'):09d}"
+                nid = f"TZ{self.city.tag}{self.next('tz'):09d}"
                 pushed = _days(registered, rng.randint(0, 1))
                 if pushed > self.c.until:
                     continue
@@ -169,8 +172,8 @@ class _Generator:
                 signed = rng.random() > 0.02
                 note = {
                     "notification_id": nid, "registration_id": reg_id, "event": "设立登记" if rng.random() < 0.85 else "变更登记",
-                    "uscc": e["uscc"], "entity_name": e["name"], "registered_on": e["registered_on"], "registrar": V.REGISTRAR,
-                    "items": [{"item_code": c, "item_name": V.CATALOGUE[c][0], "department": dept} for c in codes],
+                    "uscc": e["uscc"], "entity_name": e["name"], "registered_on": e["registered_on"], "registrar": self.V.REGISTRAR,
+                    "items": [{"item_code": c, "item_name": self.V.CATALOGUE[c][0], "department": dept} for c in codes],
                     "commitment_signed": signed, "commitment_signed_on": e["registered_on"] if signed else None,
                     "department": dept, "pushed_at": _dt(pushed, rng),
                     "claimed_at": _dt(claimed, rng) if claimed else None,
@@ -182,7 +185,7 @@ class _Generator:
                 if not claimed:
                     continue
                 if rng.random() < 0.95:
-                    feedback.append({"feedback_id": f"FK{self.next('fk'):09d}", "notification_id": nid, "feedback_type": "接收反馈",
+                    feedback.append({"feedback_id": f"FK{self.city.tag}{self.next('fk'):09d}", "notification_id": nid, "feedback_type": "接收反馈",
                                      "department": dept, "fed_back_at": note["claimed_at"], "outcome": None,
                                      "license_decision_number": None, "note": None})
                 if rng.random() > 0.85:
@@ -197,7 +200,7 @@ class _Generator:
                     lic = self.license(e, codes[0], decided)
                     licenses.append(lic)
                     number = lic["decision_number"]
-                feedback.append({"feedback_id": f"FK{self.next('fk'):09d}", "notification_id": nid, "feedback_type": "结果反馈",
+                feedback.append({"feedback_id": f"FK{self.city.tag}{self.next('fk'):09d}", "notification_id": nid, "feedback_type": "结果反馈",
                                  "department": dept, "fed_back_at": _dt(fed_back, rng),
                                  "outcome": outcome, "license_decision_number": number, "note": None})
                 if outcome != "准予许可" and rng.random() > self.c.late_share:
@@ -205,7 +208,7 @@ class _Generator:
                     action_on = _days(claimed, self.delay(25, (35, 90)))  # calendar days after the claim
                     if action_on <= self.c.until:
                         tracking.append({
-                            "tracking_id": f"GZ{self.next('gz'):09d}", "notification_id": nid, "uscc": e["uscc"], "department": dept,
+                            "tracking_id": f"GZ{self.city.tag}{self.next('gz'):09d}", "notification_id": nid, "uscc": e["uscc"], "department": dept,
                             "action_on": action_on.isoformat(), "action": "现场核查" if finding != "未发现经营" else "电话核查",
                             "finding": finding, "penalty_decision_number": None, "reported_to_registrar_on": None, "note": None})
         # Licences of entities registered before the window (renewals, new permits).
@@ -219,7 +222,7 @@ class _Generator:
                 reported = _days(dt.date.fromisoformat(lic["revoked_on"]), rng.randint(1, 10))
                 if reported <= self.c.until:
                     tracking.append({
-                        "tracking_id": f"GZ{self.next('gz'):09d}", "notification_id": None, "uscc": lic["uscc"],
+                        "tracking_id": f"GZ{self.city.tag}{self.next('gz'):09d}", "notification_id": None, "uscc": lic["uscc"],
                         "department": lic["authority"], "action_on": lic["revoked_on"], "action": "告知登记机关",
                         "finding": "许可被撤销后经营", "penalty_decision_number": None,
                         "reported_to_registrar_on": reported.isoformat(), "note": f"许可决定 {lic['decision_number']} 已撤销"})
@@ -242,8 +245,8 @@ class _Generator:
 
     def license(self, e: dict[str, Any], item: str, decided: dt.date) -> dict[str, Any]:
         rng = self.rng
-        item_name, dept, cert, prefix = V.CATALOGUE[item]
-        code, word = V.DEPARTMENTS[dept]
+        item_name, dept, cert, prefix = self.V.CATALOGUE[item]
+        code, word = self.V.DEPARTMENTS[dept]
         seq = self.next(f"lic{decided.year}")
         natural = rng.random() < 0.02 and e["kind"] == "个体工商户"
         long_term = rng.random() < 0.1
@@ -252,7 +255,7 @@ class _Generator:
         rec: dict[str, Any] = {
             **self.subject(e, natural, org_share=0.4),
             "decision_document_name": f"准予{item_name}决定书",
-            "decision_number": f"大{word}许准字〔{decided.year}〕第{seq:06d}号",
+            "decision_number": f"{self.city.license_short}{word}许准字〔{decided.year}〕第{seq:06d}号",
             "license_category": "登记" if long_term else rng.choice(["普通", "普通", "普通", "核准", "认可"]),
             "certificate_name": cert,
             "license_number": f"{prefix}{e['region_code']}{decided.year}{seq:06d}",
@@ -278,16 +281,17 @@ class _Generator:
     # --- 双公示: penalties --------------------------------------------------------
     def penalties(self, entities: list[dict[str, Any]], count: int) -> Iterator[dict[str, Any]]:
         rng = self.rng
-        by_sector = {"食品": "大连市市场监督管理局", "特种设备": "大连市市场监督管理局", "安全生产": "大连市应急管理局",
-                     "消防": "大连市消防救援支队", "药品": "大连市药品监督管理局", "其他": "大连市市场监督管理局"}
+        city = f"{self.city.name}市"
+        by_sector = {"食品": f"{city}市场监督管理局", "特种设备": f"{city}市场监督管理局", "安全生产": f"{city}应急管理局",
+                     "消防": f"{city}消防救援支队", "药品": f"{city}药品监督管理局", "其他": f"{city}市场监督管理局"}
         kind_mix = [(["警告"], 0.10), (["罚款"], 0.50), (["警告", "罚款"], 0.08), (["罚款", "没收违法所得"], 0.14),
                     (["通报批评"], 0.05), (["责令停产停业", "罚款"], 0.04), (["吊销许可证件"], 0.02),
                     (["没收违法所得", "没收非法财物", "罚款"], 0.07)]
         for _ in range(count):
             e = rng.choice(entities)
-            violation, basis, sector = rng.choice(V.VIOLATIONS)
+            violation, basis, sector = rng.choice(self.V.VIOLATIONS)
             dept = by_sector[sector]
-            if dept == "大连市市场监督管理局" and rng.random() < 0.7:
+            if dept == self.V.REGISTRAR and rng.random() < 0.7:
                 authority, authority_uscc = self.branches[e["region_code"]]
             else:
                 authority, authority_uscc = dept, self.depts[dept]
@@ -300,11 +304,11 @@ class _Generator:
                 fine = 0.005 if summary else round(min(rng.lognormvariate(0, 1.3), 200), 4)
             decided = self.day()
             published = _days(decided, self.delay(6, (10, 30)))
-            district_word = next(d[1] for d in V.DISTRICTS if d[0] == e["region_code"])[:1]
+            district_word = next(d[1] for d in self.V.DISTRICTS if d[0] == e["region_code"])[:1]
             natural = rng.random() < 0.03
             rec: dict[str, Any] = {
                 **self.subject(e, natural, org_share=0.5),
-                "decision_number": f"连{V.DEPARTMENTS[dept][1]}{district_word}罚字〔{decided.year}〕{self.next('pen' + str(decided.year)):06d}号",
+                "decision_number": f"{self.city.short}{self.V.DEPARTMENTS[dept][1]}{district_word}罚字〔{decided.year}〕{self.next('pen' + str(decided.year)):06d}号",
                 "violation_type": violation,
                 "violation_facts": f"经查，当事人{violation}，违法经营额{rng.randrange(100, 200000)}元。",
                 "legal_basis": basis,
@@ -352,29 +356,29 @@ class _Generator:
     def assessments(self, entities: list[dict[str, Any]]) -> list[dict[str, Any]]:
         rng = self.rng
         out = []
-        ratio = {c: r for c, _, r in V.CREDIT_CLASSES}
+        ratio = {c: r for c, _, r in self.V.CREDIT_CLASSES}
         for year in range(self.c.start.year, self.c.until.year + 1):
-            for code, _name, _w, items, _ in V.INDUSTRIES:
+            for code, _name, _w, items, _ in self.V.INDUSTRIES:
                 if not items:
                     continue
                 level = rng.choice("ABCD")
-                out.append({"assessment_id": f"PG{self.next('pg'):08d}", "assessment_type": "安全风险评估", "subject_type": "行业",
+                out.append({"assessment_id": f"PG{self.city.tag}{self.next('pg'):08d}", "assessment_type": "安全风险评估", "subject_type": "行业",
                             "subject": code, "uscc": None, "standard": "GB 31654-2021" if code.startswith("H") else None,
                             "assessed_on": dt.date(year, 1, 15).isoformat(), "level": level, "inspection_ratio": ratio[level],
                             "inspection_frequency": "每年", "valid_until": dt.date(year, 12, 31).isoformat(),
-                            "department": V.CATALOGUE[items[0]][1]})
+                            "department": self.V.CATALOGUE[items[0]][1]})
         for e in rng.sample(entities, k=min(len(entities), max(1, len(entities) // 10))):
-            out.append({"assessment_id": f"PG{self.next('pg'):08d}", "assessment_type": "信用评估", "subject_type": "主体",
+            out.append({"assessment_id": f"PG{self.city.tag}{self.next('pg'):08d}", "assessment_type": "信用评估", "subject_type": "主体",
                         "subject": e["uscc"], "uscc": e["uscc"], "standard": None, "assessed_on": self.day().isoformat(),
                         "level": e["credit_class"], "inspection_ratio": ratio[e["credit_class"]], "inspection_frequency": None,
-                        "valid_until": None, "department": V.REGISTRAR})
+                        "valid_until": None, "department": self.V.REGISTRAR})
         return out
 
     # --- 双随机一公开 ----------------------------------------------------------------
     def inspection_items(self) -> list[dict[str, Any]]:
         out = []
-        for n, (name, basis, dept, kind, ratio) in enumerate(V.INSPECTION_ITEMS, 1):
-            out.append({"item_id": f"SX{V.DEPARTMENTS[dept][0]}{n:03d}", "name": name, "basis": basis, "department": dept,
+        for n, (name, basis, dept, kind, ratio) in enumerate(self.V.INSPECTION_ITEMS, 1):
+            out.append({"item_id": f"SX{self.city.tag}{self.V.DEPARTMENTS[dept][0]}{n:03d}", "name": name, "basis": basis, "department": dept,
                         "item_kind": kind, "subject_scope": None, "ratio": ratio, "frequency": "每年"})
         return out
 
@@ -382,12 +386,12 @@ class _Generator:
         rng = self.rng
         out = []
         per_dept = max(6, self.c.entities // 300)
-        for dept, (code, _) in V.DEPARTMENTS.items():
-            size = per_dept if dept == V.REGISTRAR else max(4, per_dept // 3)
+        for dept, (code, _) in self.V.DEPARTMENTS.items():
+            size = per_dept if dept == self.V.REGISTRAR else max(4, per_dept // 3)
             for n in range(1, size + 1):
                 left = rng.random() < 0.05
                 out.append({
-                    "inspector_id": f"ZF{code}{n:04d}", "name": self.name(), "certificate_number": f"210200{code}{rng.randrange(10**6, 10**7)}",
+                    "inspector_id": f"ZF{self.city.tag}{code}{n:04d}", "name": self.name(), "certificate_number": f"{self.city.code}00{code}{rng.randrange(10**6, 10**7)}",
                     "department": dept, "active_from": _days(self.c.start, -rng.randrange(0, 2000)).isoformat(),
                     "active_to": self.day(_days(self.c.until, -200)).isoformat() if left else None,
                     "recusals": [{"uscc": rng.choice(entities)["uscc"], "reason": "近亲属担任该企业负责人"}] if rng.random() < 0.05 else [],
@@ -397,13 +401,13 @@ class _Generator:
     def tasks_and_results(self, entities: list[dict[str, Any]], items: list[dict[str, Any]], inspectors: list[dict[str, Any]]) -> None:
         rng = self.rng
         tasks, results = [], []
-        ratio = {c: r for c, _, r in V.CREDIT_CLASSES}
+        ratio = {c: r for c, _, r in self.V.CREDIT_CLASSES}
         active = [e for e in entities if e["status"] == "存续"]
-        scope_industries = {i[0] for i in V.INDUSTRIES}
+        scope_industries = {i[0] for i in self.V.INDUSTRIES}
         dept_industries: dict[str, set[str]] = {}
-        for code, _n, _w, its, _ in V.INDUSTRIES:
+        for code, _n, _w, its, _ in self.V.INDUSTRIES:
             for it in its:
-                dept_industries.setdefault(V.CATALOGUE[it][1], set()).add(code)
+                dept_industries.setdefault(self.V.CATALOGUE[it][1], set()).add(code)
         names = {e["uscc"]: e["name"] for e in entities}
         for year in range(self.c.start.year, self.c.until.year + 1):
             for item in items:
@@ -414,8 +418,8 @@ class _Generator:
                     drawn = _days(start, -rng.randint(3, 10))
                     if drawn > self.c.until:
                         continue
-                    regions = sorted(rng.sample([d[0] for d in V.DISTRICTS], k=rng.randint(2, 5)))
-                    industries = dept_industries.get(dept, scope_industries) if dept != V.REGISTRAR else scope_industries
+                    regions = sorted(rng.sample([d[0] for d in self.V.DISTRICTS], k=rng.randint(2, 5)))
+                    industries = dept_industries.get(dept, scope_industries) if dept != self.V.REGISTRAR else scope_industries
                     frame = [(e["uscc"], e["credit_class"]) for e in active
                              if e["region_code"] in regions and e["industry_code"] in industries
                              and e["registered_on"] <= drawn.isoformat()]
@@ -430,9 +434,9 @@ class _Generator:
                     # The task's team: a share of the department's roster, as real tasks are staffed.
                     pool = sorted(rng.sample(eligible, k=min(len(eligible), 30)), key=lambda i: i["inspector_id"])
                     recusals = {i["inspector_id"]: frozenset(r["uscc"] for r in i["recusals"]) for i in pool}
-                    task_id = f"RW{year}{V.DEPARTMENTS[dept][0]}{self.next('rw' + str(year)):04d}"
+                    task_id = f"RW{self.city.tag}{year}{self.V.DEPARTMENTS[dept][0]}{self.next('rw' + str(year)):04d}"
                     verifiable = rng.random() < 0.85
-                    source = rng.choice(V.PUBLIC_RANDOM_SOURCES)
+                    source = rng.choice(self.V.PUBLIC_RANDOM_SOURCES)
                     design = drawing.DrawDesign(task_id, tuple(frame), sample, tuple(i["inspector_id"] for i in pool), 2, source, recusals)
                     committed = _days(drawn, -2)
                     public = [f"{drawn - dt.timedelta(days=1):%Y%j}-{rng.randrange(10**6):06d}"]
@@ -454,7 +458,7 @@ class _Generator:
                             ok = [i for i in ids_ if u not in recusals.get(i, frozenset())]
                             assignments.append((u, [ok[n % len(ok)], ok[(n + 1) % len(ok)]]))
                     tasks.append({
-                        "task_id": task_id, "plan_id": f"JH{year}{V.DEPARTMENTS[dept][0]}", "plan_name": f"{year}年度{dept}双随机抽查计划",
+                        "task_id": task_id, "plan_id": f"JH{self.city.tag}{year}{self.V.DEPARTMENTS[dept][0]}", "plan_name": f"{year}年度{dept}双随机抽查计划",
                         "task_name": f"{year}年{item['name']}（第{_round + 1}批）", "department": dept, "departments": [dept],
                         "items": [item["item_id"]], "scope": f"{len(regions)}个区市县的相关市场主体",
                         "start_on": start.isoformat(), "end_on": end.isoformat(),

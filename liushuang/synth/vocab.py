@@ -6,6 +6,9 @@ structure of a real prefecture-level city (DOMAIN.md §1, §3).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from types import SimpleNamespace
+
 SURNAMES = "王李张刘陈杨赵黄周吴徐孙胡朱高林何郭马罗梁宋郑谢韩唐冯于董萧程曹袁邓许傅沈曾彭吕苏卢蒋蔡贾丁魏薛叶阎余潘杜戴夏钟汪田任姜范方石姚谭廖邹熊金陆郝孔白崔康毛邱秦江史顾侯邵孟龙万段"
 GIVEN = "伟芳娜秀敏静丽强磊军洋勇艳杰娟涛明超霞平刚桂英华玉兰萍红鹏辉建国志文斌宇浩凯丹晶婷雪琳欣宁海波峰晨阳"
 BRAND = ["鑫源", "海韵", "星海", "滨城", "金石", "东港", "华信", "恒达", "博远", "瑞丰", "润泽", "乐途", "嘉禾", "盛世", "锦程",
@@ -98,3 +101,48 @@ INSPECTION_ITEMS = [
 CREDIT_CLASSES = [("A", 0.40, 0.01), ("B", 0.35, 0.02), ("C", 0.18, 0.10), ("D", 0.07, 0.30)]
 
 PUBLIC_RANDOM_SOURCES = ["中国福利彩票“双色球”开奖号码", "体育彩票“大乐透”开奖号码", "多方掷骰（监督员、企业代表、检查人员各一）"]
+
+
+# --- cities ------------------------------------------------------------------
+# A province is synthesised city by city (``liushuang.synth.province``). Each city
+# has its own region codes (GB/T 2260 prefecture codes of Liaoning's cities), its
+# departments ("<city>市市场监督管理局" …), and its own marks in decision numbers
+# and record ids, so that no key repeats across the province. Dalian, the default,
+# is exactly the city above: its records do not change.
+
+
+@dataclass(frozen=True)
+class City:
+    name: str             # 大连
+    code: str             # prefecture code without the trailing 00: 2102
+    short: str            # in penalty decision numbers: 连市监…罚字
+    license_short: str    # in licence decision numbers: 大市监许准字
+    tag: str              # in record ids (RW…, TZ…): "" for the default city
+    districts: tuple[tuple[str, str, float], ...]
+    province: str = "辽宁省"
+
+
+DALIAN = City("大连", "2102", "连", "大", "", tuple(DISTRICTS))
+_SUFFIX = ("区", "区", "区", "区", "区", "县", "市")
+_NUMERALS = "一二三四五六七"
+
+
+def liaoning_city(name: str, code: str, short: str, districts: int) -> City:
+    """A city of the synthetic province: real prefecture code and name, invented
+    district names ("沈阳一区" …), districts of equal weight."""
+    rows = tuple((f"{code}{n + 1:02d}", f"{name}{_NUMERALS[n]}{_SUFFIX[n]}", 1.0 / districts) for n in range(districts))
+    return City(name, code, short, short, code, rows)
+
+
+def localized(city: City) -> SimpleNamespace:
+    """This module's vocabulary for ``city``: department names and the catalogue
+    and inspection items that name them carry the city's name."""
+    def rename(value: str) -> str:
+        return value.replace("大连市", f"{city.name}市")
+
+    return SimpleNamespace(
+        SURNAMES=SURNAMES, GIVEN=GIVEN, BRAND=BRAND, INDUSTRIES=INDUSTRIES, VIOLATIONS=VIOLATIONS,
+        CREDIT_CLASSES=CREDIT_CLASSES, PUBLIC_RANDOM_SOURCES=PUBLIC_RANDOM_SOURCES, DISTRICTS=list(city.districts),
+        DEPARTMENTS={rename(k): v for k, v in DEPARTMENTS.items()}, REGISTRAR=rename(REGISTRAR),
+        CATALOGUE={k: (n, rename(d), c, p) for k, (n, d, c, p) in CATALOGUE.items()},
+        INSPECTION_ITEMS=[(n, b, rename(d), k, r) for n, b, d, k, r in INSPECTION_ITEMS])
