@@ -66,49 +66,94 @@ class Doc:
     title: str
     text: str
 
+    def words(self) -> tuple[str, str]:
+        return self.title, self.text
+
+    def content(self) -> bytes:
+        """What the search text is made from, for the shard's fingerprint."""
+        return orjson.dumps([self.title, self.text])
+
+
+class LazyDoc:
+    """A search document whose words are made from its record only when its shard
+    is indexed: planning the shards and taking their fingerprints needs only the
+    record's place (kind, year, department, anchor) and its JSON, and most shards of
+    a nightly build are not indexed again. A province holds millions of these."""
+
+    __slots__ = ("kind", "year", "department", "anchor", "record", "extra")
+
+    def __init__(self, kind: str, record: Any, extra: str = "") -> None:
+        self.kind, self.record, self.extra = kind, record, extra
+        self.year, self.department, self.anchor = _place(kind, record, extra)
+
+    def words(self) -> tuple[str, str]:
+        return _words(self.kind, plain(self.record))
+
+    def content(self) -> bytes:
+        blob = getattr(self.record, "blob", None)
+        return (blob if blob is not None else orjson.dumps(self.record)) + b"\x00" + self.extra.encode()
+
+
+_YEARS: dict[str, str] = {}
+
 
 def _year(value: str | None) -> str:
-    return (value or "")[:4]
+    year = (value or "")[:4]
+    return _YEARS.setdefault(year, year)
 
 
-def docs_for(kind: str, rec: dict[str, Any]) -> Doc:
-    """The search text of one published record (already masked by the publisher)."""
+def _place(kind: str, rec: Any, department: str = "") -> tuple[str, str, str]:
+    """(year, department, anchor) of a record's search document, from the fields
+    a ``records.Record`` keeps at hand (no decoding)."""
+    if kind == "entities":
+        return "", "", f"entities--{slug(rec['uscc'])}"
+    if kind in ("penalties", "licenses"):
+        return _year(rec["decided_on"]), rec.get("authority") or "", f"{kind}--{slug(rec['decision_number'])}"
+    if kind == "inspection_results":
+        return _year(rec["completed_on"]), department, f"entities--{slug(rec['uscc'])}--{slug(rec['task_id'])}"
+    raise ValueError(kind)
+
+
+def _words(kind: str, rec: dict[str, Any]) -> tuple[str, str]:
+    """(title, text) of a record's search document (already masked by the publisher)."""
     if kind == "entities":
         u = rec["uscc"]
         # The organisation code (USCC positions 9–17) is indexed as its own word so
         # a user who only has the old code, or its start, still finds the entity.
-        text = " ".join(x for x in (u, u[8:17], rec.get("industry_name") or "", rec.get("kind") or "", rec.get("status") or "") if x)
-        return Doc("entities", "", "", f"entities--{slug(u)}", rec["name"], text)
+        return rec["name"], " ".join(x for x in (u, u[8:17], rec.get("industry_name") or "", rec.get("kind") or "", rec.get("status") or "") if x)
     if kind in ("penalties", "licenses"):
         who = rec.get("uscc") or ""
         extra = [rec.get("violation_type"), rec.get("penalty_content")] if kind == "penalties" else [rec.get("license_number"), rec.get("content")]
         text = " ".join(str(x) for x in (rec["decision_number"], rec.get("subject_name"), who, who[8:17] if who else "", *extra, rec["decided_on"]) if x)
-        return Doc(kind, _year(rec["decided_on"]), rec.get("authority") or "", f"{kind}--{slug(rec['decision_number'])}",
-                   f"{rec['decision_number']} {rec.get('subject_name') or ''}".strip(), text)
+        return f"{rec['decision_number']} {rec.get('subject_name') or ''}".strip(), text
     if kind == "inspection_results":
         from .pages import result_labels
 
         u = rec["uscc"]
         text = " ".join(x for x in (u, u[8:17], rec["task_id"], result_labels(rec["result_codes"]), rec.get("result_text") or "", rec["completed_on"]) if x)
-        return Doc(kind, _year(rec["completed_on"]), rec.get("_department") or "", f"entities--{slug(u)}--{slug(rec['task_id'])}",
-                   f"{rec.get('entity_name') or u}（{rec['task_id']}）", text)
+        return f"{rec.get('entity_name') or u}（{rec['task_id']}）", text
     raise ValueError(kind)
 
 
-def docs(data: Any) -> Iterator[Doc]:
+def docs_for(kind: str, rec: dict[str, Any], department: str = "") -> Doc:
+    """The search document of one published record (results: with their task's department)."""
+    return Doc(kind, *_place(kind, rec, department), *_words(kind, rec))
+
+
+def docs(data: Any) -> Iterator[LazyDoc]:
     """Every searchable record of a ``pages.SiteData``."""
     for uscc in data.entity_keys:
         e = data.entities.get(uscc)
         if e is None:  # named by a decision but not in the published register
             e = {"uscc": uscc, "name": data.names.get(uscc) or next(
                 (r.get("subject_name") or r.get("entity_name") for g in data.by_entity[uscc].values() for r in g), uscc)}
-        yield docs_for("entities", plain(e))
+        yield LazyDoc("entities", e)
     for kind in ("penalties", "licenses"):
         for rec in data.store[kind]:
-            yield docs_for(kind, plain(rec))
+            yield LazyDoc(kind, rec)
     for rec in data.store["inspection_results"]:
         task = data.tasks.get(rec["task_id"]) or {}
-        yield docs_for("inspection_results", {**plain(rec), "_department": task.get("department") or ""})
+        yield LazyDoc("inspection_results", rec, task.get("department") or "")
 
 
 @dataclass
@@ -116,7 +161,7 @@ class Shard:
     name: str
     kind: str
     year: str
-    docs: list[Doc] = field(default_factory=list)
+    docs: list[Doc | LazyDoc] = field(default_factory=list)
     fingerprint: str = ""
     reused: bool = False
 
@@ -126,17 +171,17 @@ class Shard:
                 "departments": departments, "fingerprint": self.fingerprint}
 
 
-def plan_shards(docs: Iterable[Doc], shard_records: int = SHARD_RECORDS) -> list[Shard]:
+def plan_shards(docs: Iterable[Doc | LazyDoc], shard_records: int = SHARD_RECORDS) -> list[Shard]:
     """Group documents into shards: one per kind and year, split by a stable
     hash of the anchor when larger than ``shard_records``. The result depends
     only on the documents, not on their order."""
-    groups: dict[tuple[str, str], list[Doc]] = defaultdict(list)
+    groups: dict[tuple[str, str], list[Doc | LazyDoc]] = defaultdict(list)
     for d in docs:
         groups[(d.kind, d.year)].append(d)
     shards = []
     for (kind, year), members in sorted(groups.items()):
         parts = max(1, -(-len(members) // shard_records))
-        buckets: list[list[Doc]] = [[] for _ in range(parts)]
+        buckets: list[list[Doc | LazyDoc]] = [[] for _ in range(parts)]
         for d in members:
             h = int.from_bytes(hashlib.sha256(d.anchor.encode()).digest()[:4], "big") if parts > 1 else 0
             buckets[h % parts].append(d)
@@ -149,7 +194,7 @@ def plan_shards(docs: Iterable[Doc], shard_records: int = SHARD_RECORDS) -> list
 def _sheets(shard: Shard) -> Iterable[tuple[str, str]]:
     """(file name, HTML) of the shard's search documents: records of one
     department, at most SHEET_SIZE each."""
-    by_department: dict[str, list[Doc]] = defaultdict(list)
+    by_department: dict[str, list[Doc | LazyDoc]] = defaultdict(list)
     for d in shard.docs:
         by_department[d.department].append(d)
     n = 0
@@ -162,7 +207,8 @@ def _sheets(shard: Shard) -> Iterable[tuple[str, str]]:
             filters = [f'<div data-pagefind-meta="kind:{KIND_LABEL[shard.kind]}"></div>']
             if department:
                 filters.append(f'<div data-pagefind-meta="department:{html.escape(department, quote=True)}"></div>')
-            body = "".join(f'<section><h2 id="{d.anchor}">{html.escape(d.title)}</h2><p>{html.escape(d.text)}</p></section>' for d in chunk)
+            body = "".join(f'<section><h2 id="{d.anchor}">{html.escape(title)}</h2><p>{html.escape(text)}</p></section>'
+                           for d in chunk for title, text in (d.words(),))
             n += 1
             yield f"s{n:06d}.html", ('<!DOCTYPE html><html lang="zh-CN"><head><meta charset="utf-8"><title>'
                                       f'{html.escape(KIND_LABEL[shard.kind])}</title></head><body data-pagefind-body>'
@@ -186,17 +232,24 @@ def _fingerprint(shard: Shard) -> str:
     """SHA-256 of the shard's documents, the code that turns them into search
     sheets (this module) and the Pagefind version: the same fingerprint gives the
     same index (Pagefind's output is deterministic without filters). Computed
-    from the documents, so an unchanged shard costs no HTML at all."""
+    from the records' JSON, so an unchanged shard costs no search text at all."""
     h = hashlib.sha256(_pagefind_version().encode())
     h.update(_code_digest().encode())
     h.update(shard.name.encode())
-    h.update(orjson.dumps([(d.department, d.anchor, d.title, d.text) for d in shard.docs]))
+    for d in shard.docs:
+        h.update(orjson.dumps([d.department, d.anchor]))
+        h.update(d.content())
     return h.hexdigest()
 
 
 @functools.cache
 def _code_digest() -> str:
-    return hashlib.sha256(Path(__file__).read_bytes()).hexdigest()
+    """This module and the one with the result codes' labels (``pages.result_labels``)."""
+    from . import pages
+
+    h = hashlib.sha256(Path(__file__).read_bytes())
+    h.update(Path(pages.__file__ or "").read_bytes())
+    return h.hexdigest()
 
 
 @functools.cache

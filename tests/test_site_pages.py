@@ -194,3 +194,21 @@ def test_search_documents_escape_record_text():
     (1, 1, [1]), (1, 5, [1, 2, None, 5]), (3, 5, [1, 2, 3, 4, 5]), (5, 9, [1, None, 4, 5, 6, None, 9]), (9, 9, [1, None, 8, 9])])
 def test_pagination_numbers(page, pages_, want):
     assert pages.pagination(page, pages_) == want
+
+
+def test_a_lazy_search_document_is_the_eager_one_and_its_fingerprint_follows_the_record():
+    from liushuang.generator.records import Unpacker, pack
+
+    public = {"decision_number": "连市监罚〔2025〕7号", "subject_name": "大连某某有限公司", "uscc": "91210200MA0000000X",
+              "decided_on": "2025-01-02", "authority": "大连市市场监督管理局", "violation_type": "虚假宣传", "penalty_content": "罚款"}
+    rec = Unpacker()("penalties", *pack("penalties", public))
+    lazy, eager = search.LazyDoc("penalties", rec), search.docs_for("penalties", public)
+    assert (lazy.year, lazy.department, lazy.anchor) == (eager.year, eager.department, eager.anchor)
+    assert lazy.words() == eager.words()
+    shard = search.Shard("penalties-2025", "penalties", "2025", [lazy])
+    edited = Unpacker()("penalties", *pack("penalties", {**public, "penalty_content": "罚款（更正）"}))
+    assert search._fingerprint(shard) == search._fingerprint(search.Shard("penalties-2025", "penalties", "2025", [search.LazyDoc("penalties", rec)]))
+    assert search._fingerprint(shard) != search._fingerprint(search.Shard("penalties-2025", "penalties", "2025", [search.LazyDoc("penalties", edited)]))
+    result = {"uscc": "91210200MA0000000X", "task_id": "RW1", "completed_on": "2025-02-01", "result_codes": ["1"], "entity_name": "某"}
+    a, b = search.LazyDoc("inspection_results", result, "甲局"), search.LazyDoc("inspection_results", result, "乙局")
+    assert a.department == "甲局" and a.content() != b.content()   # the task's department is part of the document
