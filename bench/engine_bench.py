@@ -130,6 +130,9 @@ def main() -> None:
                 print(f"{stage} on the {engine_name} engine …", file=sys.stderr)
                 out = scratch / f"site-{engine_name}"
                 measured[engine_name] = run_sampled(STAGE, stage, engine_name, str(data), str(out), *policy)
+                result, peak = measured[engine_name]  # as it comes: a province's run takes hours
+                print(f"  {stage} on {engine_name}: {result['wall']:.1f} s, peak PSS {peak / 2**30:.2f} GiB"
+                      + (f", stages {result['stages']}" if "stages" in result else ""), file=sys.stderr, flush=True)
             if stage == "build" and len(engines) == 2:
                 same = (scratch / "site-local" / "manifest.json").read_bytes() == (scratch / "site-dask" / "manifest.json").read_bytes()
                 measured["identical"] = same
