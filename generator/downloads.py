@@ -77,6 +77,13 @@ def code_digest() -> str:
     return h.hexdigest()
 
 
+def _partition_part(shared_data: tuple[Path, dict[Any, Any], Any], job: tuple[str, str]) -> tuple[Any, Any]:
+    """What one year's files need, for a Dask worker: that year's records and its previous files."""
+    root, parts, previous = shared_data
+    names = [f"downloads/{job[0]}/{job[1]}.{fmt}" for fmt, _ in FORMATS]
+    return job, (root, {job: parts[job]}, previous.narrowed(names) if previous is not None else None)
+
+
 def _write_partition(job: tuple[str, str]) -> tuple[list[dict[str, Any]], dict[str, dict[str, Any]]]:
     """The three files of one dataset's year (in a forked worker sharing the
     partitions), their descriptions and manifest entries. The files of a year
@@ -142,7 +149,8 @@ def write_downloads(root: Path, store: dict[str, list[dict[str, Any]]], build_da
     # Largest partitions first, so two workers finish together; the result is put back in order.
     jobs = sorted(parts, key=lambda job: -len(parts[job]))
     parallel = sum(len(v) for v in parts.values()) > 20_000
-    written = dict(zip(jobs, fork_map(_write_partition, jobs, (root, parts, previous), parallel=parallel, workers=workers)))
+    written = dict(zip(jobs, fork_map(_write_partition, jobs, (root, parts, previous), parallel=parallel, workers=workers,
+                                      part=_partition_part)))
     order = sorted(parts, key=lambda job: (list(DATASETS).index(job[0]), job[1] == UNDATED, [-ord(c) for c in job[1]]))
     resources = [r for job in order for r in written[job][0]]
     files = {name: entry for job in order for name, entry in written[job][1].items()}

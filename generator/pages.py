@@ -15,7 +15,7 @@ import hashlib
 import os
 import posixpath
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -165,6 +165,25 @@ class Previous:
     # Pages already in the build folder as the previous build's very files (the build
     # reuses the standby tree, see site._adopt_standby): an unchanged one needs no work at all.
     in_place: frozenset[str] = frozenset()
+
+    @cached_property
+    def _folders(self) -> dict[str, list[str]]:
+        """Paths by their first folder."""
+        out: dict[str, list[str]] = defaultdict(list)
+        for path in self.files:
+            out[path.split("/", 1)[0]].append(path)
+        return out
+
+    def narrowed(self, names: Iterable[str] = (), *, under: str = "", exact: str = "") -> Previous:
+        """Only what one job can ask for (sent to a Dask worker instead of the whole
+        manifest): ``names``, and the paths under the folder ``under`` whose rest
+        starts with one of ``exact``'s comma-separated prefixes (any, without)."""
+        wanted = set(names)
+        if under:
+            prefixes = tuple(under + x for x in exact.split(",")) if exact else (under,)
+            wanted.update(p for p in self._folders.get(under.split("/", 1)[0], ()) if p.startswith(prefixes))
+        files = {n: self.files[n] for n in wanted if n in self.files}
+        return Previous(self.root, files, frozenset(n for n in files if n in self.in_place))
 
     def reuse(self, relative: str, entry: dict[str, Any], target: str | Path) -> bool:
         """The previous build's file is this one's: already in place (standby tree) or linked."""
@@ -495,6 +514,59 @@ def run_job(job: tuple[str, Any]) -> int:
     else:
         raise ValueError(what)
     return w.pages, w.linked, w.files
+
+
+def job_part(shared_data: tuple[Path, SiteData], job: tuple[str, Any]) -> tuple[tuple[str, Any], tuple[Path, SiteData]]:
+    """(job, (root, data)) reduced to what ``run_job`` reads for that one job, for a
+    Dask worker (``parallel.fork_map``'s ``part``): a city's slice of 2,000 decisions
+    is a few megabytes, the whole ``SiteData`` of a province many gigabytes. The job's
+    pages are the same bytes either way (``tests/test_dask.py``)."""
+    root, data = shared_data
+    what, arg = job
+    view = SiteData({k: [] for k in data.store}, data.build_date, data.page_size, data.narrative, None)
+    put = view.__dict__.update  # the cached indexes, set to the job's part of them
+    names: list[str] = []
+    under = exact = ""
+    if what == "decisions":
+        kind, lo, hi = arg
+        recs = data.sorted[kind][lo:hi]
+        put(sorted={kind: recs}, entity_set=frozenset(r.get("uscc") for r in recs) & data.entity_set)
+        job = (what, (kind, 0, len(recs)))
+        names = [record_path(kind, r[KEY[kind]]).strip("/") + "/index.html" for r in recs]
+    elif what == "tasks":
+        recs = data.sorted["inspection_tasks"][arg[0]:arg[1]]
+        usccs = {s["uscc"] for t in recs for s in t.get("selections") or []}
+        put(sorted={"inspection_tasks": recs}, items=data.items, entity_set=frozenset(usccs) & data.entity_set,
+            results_by_task={t["task_id"]: data.results_by_task[t["task_id"]] for t in recs if t["task_id"] in data.results_by_task},
+            names={u: data.names[u] for u in usccs if u in data.names})
+        job = (what, (0, len(recs)))
+        names = [record_path("inspection_tasks", t["task_id"]).strip("/") + "/index.html" for t in recs]
+    elif what == "entities":
+        keys = data.entity_keys[arg[0]:arg[1]]
+        groups = {u: data.by_entity[u] for u in keys if u in data.by_entity}
+        task_ids = {r["task_id"] for g in groups.values() for r in g["inspection_results"]}
+        # An entity page reads only a task's name (and whether it has a page), not its frame.
+        put(entity_keys=keys, by_entity=groups, names={u: data.names[u] for u in keys if u in data.names},
+            entities={u: data.entities[u] for u in keys if u in data.entities},
+            tasks={t: {"task_id": t, "task_name": data.tasks[t].get("task_name")} for t in task_ids if t in data.tasks})
+        job = (what, (0, len(keys)))
+        names = [record_path("entities", u).strip("/") + "/index.html" for u in keys]
+    elif what == "lists":
+        put(sorted={arg: data.sorted[arg]}, years={arg: data.years[arg]},
+            departments={d: {arg: g[arg]} for d, g in data.departments.items() if g.get(arg)})
+        under, exact = f"{arg}/", "index.html,page/,year/"
+    elif what == "departments":
+        put(departments={arg: data.departments[arg]})
+        under = f"departments/{slug(arg)}/"
+    elif what == "departments-index":
+        # The index shows counts only: each list of records stands in as a range of its length.
+        put(departments={d: {k: range(len(v)) for k, v in g.items()} for d, g in data.departments.items()})
+        names = ["departments/index.html"]
+    else:
+        raise ValueError(what)
+    if data.previous is not None:
+        view.previous = data.previous.narrowed(names, under=under, exact=exact)
+    return job, (root, view)
 
 
 def warm(data: SiteData) -> None:

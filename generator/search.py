@@ -330,6 +330,13 @@ def _index(shard: Shard, work: Path, out: Path, previous: Any = None,
     return _hashed(target, f"pagefind/{shard.name}/", shard.fingerprint)
 
 
+def _shard_part(shared_data: tuple[Any, ...], i: int) -> tuple[int, tuple[Any, ...]]:
+    """One shard and its previous bundle, for a Dask worker (not every shard's documents)."""
+    order, work, out, previous, old_files = shared_data
+    mine = old_files.get(order[i].name, {})
+    return 0, ([order[i]], work, out, previous.narrowed(mine) if previous is not None else None, {order[i].name: mine})
+
+
 def _index_job(i: int) -> tuple[str, bool, dict[str, dict[str, Any]]]:
     """One shard on a Dask worker; its fingerprint, reuse and files travel back to the client."""
     shards, work, out, previous, old_files = shared()
@@ -354,7 +361,8 @@ def build_search(out: Path, work: Path, docs: Iterable[Doc], *, shard_records: i
     order = sorted(shards, key=lambda s: -len(s.docs))
     files: dict[str, dict[str, Any]] = {}
     if current_engine() is not None:  # a Dask cluster: one task per shard, each running its own Pagefind
-        done = fork_map(_index_job, list(range(len(order))), (order, work, out, previous, dict(old_files)), parallel=True)
+        done = fork_map(_index_job, list(range(len(order))), (order, work, out, previous, dict(old_files)), parallel=True,
+                        part=_shard_part)
         for s, (fingerprint, reused, entries) in zip(order, done):
             s.fingerprint, s.reused = fingerprint, reused
             files.update(entries)

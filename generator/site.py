@@ -171,7 +171,7 @@ def _render(root: Path, data: SiteData, stage: _Stages, report: BuildReport, *, 
     with stage("pages", "生成决定、主体、任务与列表页面"):
         pages.warm(data)
         jobs = pages.jobs(data)
-        counts = fork_map(pages.run_job, jobs, (root, data), parallel=len(jobs) > 8, workers=workers)
+        counts = fork_map(pages.run_job, jobs, (root, data), parallel=len(jobs) > 8, workers=workers, part=pages.job_part)
         report.pages += sum(n for n, _, _ in counts)
         report.linked += sum(n for _, n, _ in counts)
         for _, _, files in counts:

@@ -54,12 +54,20 @@ def _call(fn: Callable[[Any], Any], job: Any, data: Any) -> Any:
     return fn(job)
 
 
-def fork_map(fn: Callable[[Any], Any], jobs: Sequence[Any], data: Any, *, parallel: bool, workers: int | None = None) -> list[Any]:
+def fork_map(fn: Callable[[Any], Any], jobs: Sequence[Any], data: Any, *, parallel: bool, workers: int | None = None,
+             part: Callable[[Any, Any], tuple[Any, Any]] | None = None) -> list[Any]:
     """``[fn(job) for job in jobs]`` with ``shared()`` returning ``data``; in
     forked processes when ``parallel`` and more than one core, or on the
     active Dask engine. The results and their order do not depend on the
-    number of workers or on the engine."""
+    number of workers or on the engine.
+
+    On Dask, ``data`` is scattered whole to every worker, unless ``part`` is
+    given: ``part(data, job)`` is then (job, data) reduced to what that one job
+    reads, sent with the job alone. Worker memory then follows the job, not
+    the whole data: what a province needs (forked workers share ``data`` anyway)."""
     global _SHARED
+    if _ENGINE is not None and jobs and part is not None:
+        return _map_parts(fn, jobs, data, part)
     if _ENGINE is not None and jobs:
         ref = _ENGINE.scatter(data, broadcast=True, hash=False)
         try:
@@ -85,6 +93,28 @@ def fork_map(fn: Callable[[Any], Any], jobs: Sequence[Any], data: Any, *, parall
         return [fn(job) for job in jobs]
     finally:
         _SHARED = None
+
+
+def _map_parts(fn: Callable[[Any], Any], jobs: Sequence[Any], data: Any, part: Callable[[Any, Any], tuple[Any, Any]]) -> list[Any]:
+    """fork_map on Dask with each job's own part of the data: at most two jobs per
+    worker in flight, so neither the client nor the workers hold every part at once."""
+    from collections import deque
+
+    client = _ENGINE
+    window = 2 * max(1, len(client.scheduler_info().get("workers", {})))
+    batch = uuid.uuid4().hex
+    results: list[Any] = []
+    flight: deque[Any] = deque()
+    for i, job in enumerate(jobs):
+        small_job, small_data = part(data, job)
+        # In the task itself, not scattered: a task whose worker died can then be run again elsewhere.
+        flight.append(client.submit(_call, fn, small_job, small_data, pure=False, retries=RETRIES, key=f"{fn.__name__}-{batch}-{i}"))
+        del small_data
+        if len(flight) >= window:
+            results.append(flight.popleft().result())
+    while flight:
+        results.append(flight.popleft().result())
+    return results
 
 
 def dask_client(address: str | None = None, *, workers: int | None = None) -> Any:

@@ -46,19 +46,28 @@ def _files(out: Path) -> dict[str, bytes]:
 
 def test_dask_build_is_byte_identical(client, local_site: Path, clean_dir: Path, tmp_path: Path):
     calls = []
-    real_map = client.map
+    real_map, real_submit = client.map, client.submit
 
     def counting_map(*args, **kw):
         calls.append(len(args[1]))
         return real_map(*args, **kw)
 
-    client.map = counting_map
+    def counting_submit(*args, **kw):  # a job sent with its own part of the data (fork_map's part)
+        if args[0] is parallel._call:
+            calls.append(1)
+            parts.append(args[1].__name__)
+        return real_submit(*args, **kw)
+
+    parts: list[str] = []
+    client.map, client.submit = counting_map, counting_submit
     try:
         with parallel.engine(client):
             site.build(clean_dir, tmp_path / "site", load_policy(), build_date=DAY)
     finally:
-        del client.map
+        del client.map, client.submit
     assert sum(calls) > 20  # the pages, downloads and search shards really went to the cluster
+    # Each with its part of the site's data, not the whole of it.
+    assert {"run_job", "_write_partition", "_index_job"} <= set(parts)
     assert _files(tmp_path / "site") == _files(local_site)
 
 
@@ -157,3 +166,17 @@ def test_dask_workers_read_the_data_from_a_url(client, local_site: Path, clean_d
         d.pop("data_dir")
     assert remote == local
     assert _files(tmp_path / "site") == _files(local_site)
+
+
+def test_dask_rebuild_over_a_site_links_what_did_not_change(client, local_site: Path, clean_dir: Path, tmp_path: Path):
+    """A nightly build on Dask over the last site: each job gets only its part of the
+    previous manifest, and still finds every unchanged page, year file and shard."""
+    import shutil
+
+    out = tmp_path / "site"
+    shutil.copytree(local_site, out)
+    with parallel.engine(client):
+        report = site.build(clean_dir, out, load_policy(), build_date=DAY)
+    assert report.linked == report.pages > 100
+    assert len(report.search_reused) == len(report.search_shards)
+    assert _files(out) == _files(local_site)
