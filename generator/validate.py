@@ -175,7 +175,7 @@ def _assess_part_anywhere(src: readers.SourceFile, part: Any, known_regions: dic
     return _assess_part(src, part)
 
 
-def _assess_part(src: readers.SourceFile, part: Any) -> tuple[list[Outcome | tuple[Any, ...]], int, str]:
+def _assess_part(src: readers.SourceFile, part: Any, *, count_lines: bool = True) -> tuple[list[Outcome | tuple[Any, ...]], int, str]:
     """Outcomes of one part. A clean record travels back as a bare
     (line or row, byte offset or None, key) tuple: pickling is the parallel bottleneck.
     With a ``prepare`` function, the tuple carries its result too."""
@@ -203,7 +203,7 @@ def _assess_part(src: readers.SourceFile, part: Any) -> tuple[list[Outcome | tup
         else:
             out.append(o)
     lines = 0
-    if src.fmt == "jsonl":
+    if src.fmt == "jsonl" and count_lines:  # the lines of the part, blank ones included, to number the next part's
         with src.path.open("rb") as fh:
             fh.seek(part[0])
             remaining = part[1] - part[0]
@@ -217,7 +217,7 @@ def _assess_part(src: readers.SourceFile, part: Any) -> tuple[list[Outcome | tup
 def _assess_ranges(src: readers.SourceFile, ranges: list[tuple[int, int]]) -> list[list[Outcome | tuple[Any, ...]]]:
     """Outcomes of some runs of lines (byte ranges) of a JSON Lines file: the lines a
     ``LineCache`` did not know. Lines are numbered from each range's start."""
-    return [_assess_part(src, r)[0] for r in ranges]
+    return [_assess_part(src, r, count_lines=False)[0] for r in ranges]  # the main process numbers these lines itself
 
 
 def _clean(kind: str, position: int | None, offset: int | None, key: Any, data: dict[str, Any],
