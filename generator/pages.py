@@ -51,6 +51,9 @@ RESULT_CODES = {"1": "未发现问题", "3": "违反食品药品相关规定", "
 ALGORITHMS = {"liushuang-ticket": "liushuang 抽签算法（SHA-256 签号排序）", "cryptorandom-sample_by_index": "cryptorandom 按序号抽样（SHA-256 伪随机数）"}
 # Folders holding one folder per record (``F/slug/index.html``) and the listings' page/ and year/.
 RECORD_FOLDERS = ("penalties", "licenses", "inspection_tasks", "entities")
+# Jobs a forked page worker renders before it is replaced by a fresh one (parallel.fork_map's recycle):
+# about 16,000 decisions or entities, so a worker's copy-on-write copies stay a fraction of the site data.
+RECYCLE = 8
 TASK_HIDDEN = {"frame", "selections", "assignments", "strata", "algorithm", "commitment", "seed", "redraws", "inspector_pool", "items"}
 
 

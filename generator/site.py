@@ -17,6 +17,7 @@ when the build succeeded, so an interrupted build leaves the previous site.
 from __future__ import annotations
 
 import datetime as dt
+import gc
 import os
 import re
 import shutil
@@ -34,7 +35,7 @@ import orjson
 
 from liushuang import schemas
 from liushuang.formats import RawJSON
-from liushuang.parallel import fork_map
+from liushuang.parallel import fork_map, trim_heap
 from liushuang.policy import Policy
 
 from . import pages
@@ -102,6 +103,8 @@ def build(data_dir: str | Path, out: str | Path, policy: Policy, *, build_date: 
         validation = Validator(policy, progress=progress).validate_dir(data_dir, sink=sink, prepare=judge, cache=cache)
         if cache is not None:
             report.validation_cache = {"hits": cache.hits, "misses": cache.misses}
+        gc.collect()
+        trim_heap()  # before the page workers are forked from this process
     for kind in schemas.KINDS:
         k = validation.kinds[kind]
         if not k.read:
@@ -171,7 +174,8 @@ def _render(root: Path, data: SiteData, stage: _Stages, report: BuildReport, *, 
     with stage("pages", "生成决定、主体、任务与列表页面"):
         pages.warm(data)
         jobs = pages.jobs(data)
-        counts = fork_map(pages.run_job, jobs, (root, data), parallel=len(jobs) > 8, workers=workers, part=pages.job_part)
+        counts = fork_map(pages.run_job, jobs, (root, data), parallel=len(jobs) > 8, workers=workers, part=pages.job_part,
+                          recycle=pages.RECYCLE)
         report.pages += sum(n for n, _, _ in counts)
         report.linked += sum(n for _, n, _ in counts)
         for _, _, files in counts:

@@ -55,7 +55,7 @@ def _call(fn: Callable[[Any], Any], job: Any, data: Any) -> Any:
 
 
 def fork_map(fn: Callable[[Any], Any], jobs: Sequence[Any], data: Any, *, parallel: bool, workers: int | None = None,
-             part: Callable[[Any, Any], tuple[Any, Any]] | None = None) -> list[Any]:
+             part: Callable[[Any, Any], tuple[Any, Any]] | None = None, recycle: int | None = None) -> list[Any]:
     """``[fn(job) for job in jobs]`` with ``shared()`` returning ``data``; in
     forked processes when ``parallel`` and more than one core, or on the
     active Dask engine. The results and their order do not depend on the
@@ -64,7 +64,14 @@ def fork_map(fn: Callable[[Any], Any], jobs: Sequence[Any], data: Any, *, parall
     On Dask, ``data`` is scattered whole to every worker, unless ``part`` is
     given: ``part(data, job)`` is then (job, data) reduced to what that one job
     reads, sent with the job alone. Worker memory then follows the job, not
-    the whole data: what a province needs (forked workers share ``data`` anyway)."""
+    the whole data: what a province needs (forked workers share ``data`` anyway).
+
+    ``recycle``: forked workers are replaced after that many jobs each. A forked
+    worker shares ``data`` with the main process only until it touches it: reading
+    an object writes its reference count, which copies the memory page it is on.
+    Over many jobs a worker would end up with its own copy of most of ``data``; a
+    fresh worker starts sharing again. (A province's build ran out of this machine's
+    24 GB that way: README, "Province".)"""
     global _SHARED
     if _ENGINE is not None and jobs and part is not None:
         return _map_parts(fn, jobs, data, part)
@@ -86,8 +93,12 @@ def fork_map(fn: Callable[[Any], Any], jobs: Sequence[Any], data: Any, *, parall
             # collections, which would otherwise touch (and so copy) every page of them.
             gc.freeze()
             try:
-                with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork")) as pool:
-                    return list(pool.map(fn, jobs))
+                group = workers * recycle if recycle else len(jobs)
+                results: list[Any] = []
+                for start in range(0, len(jobs), group):
+                    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork")) as pool:
+                        results += pool.map(fn, jobs[start:start + group])
+                return results
             finally:
                 gc.unfreeze()
         return [fn(job) for job in jobs]
@@ -115,6 +126,19 @@ def _map_parts(fn: Callable[[Any], Any], jobs: Sequence[Any], data: Any, part: C
     while flight:
         results.append(flight.popleft().result())
     return results
+
+
+def trim_heap() -> None:
+    """Give the C heap's free pages back to the system (glibc ``malloc_trim``).
+    Validation frees gigabytes of short-lived buffers between the records it keeps;
+    without this the main process stays as large as at its peak, and forked workers
+    add to that. Does nothing where there is no glibc."""
+    import ctypes
+
+    try:
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):
+        pass
 
 
 def dask_client(address: str | None = None, *, workers: int | None = None) -> Any:

@@ -56,3 +56,22 @@ def test_results_are_checked_against_selections_sent_back_by_workers(tmp_path: P
         report = validate(tmp_path / "d", workers=workers)
         found = [i for i in report.issues if i.kind == "inspection_results" and "抽中对象" in i.message]
         assert [(i.rule, i.line) for i in found] == [("ref-missing", 1)], workers
+
+
+def _pid_and_square(job: int) -> tuple[int, int]:
+    import os
+
+    from liushuang.parallel import shared
+
+    return os.getpid(), job * job + shared()
+
+
+def test_recycled_workers_give_the_same_results_from_fresh_processes():
+    from liushuang.parallel import fork_map
+
+    jobs = list(range(12))
+    plain = fork_map(_pid_and_square, jobs, 1, parallel=True, workers=2)
+    recycled = fork_map(_pid_and_square, jobs, 1, parallel=True, workers=2, recycle=2)
+    assert [r for _, r in plain] == [r for _, r in recycled] == [j * j + 1 for j in jobs]
+    # Groups of 2 workers × 2 jobs: three pools, so more worker processes than one pool has.
+    assert len({pid for pid, _ in plain}) <= 2 < len({pid for pid, _ in recycled})
