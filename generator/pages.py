@@ -530,12 +530,16 @@ def job_part(shared_data: tuple[Path, SiteData], job: tuple[str, Any]) -> tuple[
     put = view.__dict__.update  # the cached indexes, set to the job's part of them
     names: list[str] = []
     under = exact = ""
+
+    def page(kind: str, key: str) -> str:  # the file Writer.page writes for a record's page
+        return record_path(kind, key).strip("/") + "/index.html"
+
     if what == "decisions":
         kind, lo, hi = arg
         recs = data.sorted[kind][lo:hi]
         put(sorted={kind: recs}, entity_set=frozenset(r.get("uscc") for r in recs) & data.entity_set)
         job = (what, (kind, 0, len(recs)))
-        names = [record_path(kind, r[KEY[kind]]).strip("/") + "/index.html" for r in recs]
+        names = [page(kind, r[KEY[kind]]) for r in recs]
     elif what == "tasks":
         recs = data.sorted["inspection_tasks"][arg[0]:arg[1]]
         usccs = {s["uscc"] for t in recs for s in t.get("selections") or []}
@@ -543,7 +547,7 @@ def job_part(shared_data: tuple[Path, SiteData], job: tuple[str, Any]) -> tuple[
             results_by_task={t["task_id"]: data.results_by_task[t["task_id"]] for t in recs if t["task_id"] in data.results_by_task},
             names={u: data.names[u] for u in usccs if u in data.names})
         job = (what, (0, len(recs)))
-        names = [record_path("inspection_tasks", t["task_id"]).strip("/") + "/index.html" for t in recs]
+        names = [page("inspection_tasks", t["task_id"]) for t in recs]
     elif what == "entities":
         keys = data.entity_keys[arg[0]:arg[1]]
         groups = {u: data.by_entity[u] for u in keys if u in data.by_entity}
@@ -553,7 +557,7 @@ def job_part(shared_data: tuple[Path, SiteData], job: tuple[str, Any]) -> tuple[
             entities={u: data.entities[u] for u in keys if u in data.entities},
             tasks={t: {"task_id": t, "task_name": data.tasks[t].get("task_name")} for t in task_ids if t in data.tasks})
         job = (what, (0, len(keys)))
-        names = [record_path("entities", u).strip("/") + "/index.html" for u in keys]
+        names = [page("entities", u) for u in keys]
     elif what == "lists":
         put(sorted={arg: data.sorted[arg]}, years={arg: data.years[arg]},
             departments={d: {arg: g[arg]} for d, g in data.departments.items() if g.get(arg)})

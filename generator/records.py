@@ -2,13 +2,12 @@
 few fields that the indexes, lists and feeds read for every record.
 
 A city publishes about a million decisions, results and entities; a province
-ten times as many. As Python dicts they take about 2.8 KB each (a penalty,
-measured with tracemalloc on the city dataset of ``bench/site_bench.py``);
-as their JSON bytes plus those few fields, about half. The build keeps every
-published record in memory (``pages.SiteData``), so this halves what a build
-needs (issue 7), and it also spares the main process from decoding every record
-every night: the workers that validate a record also serialise its public form,
-and the validation cache (``validate.LineCache``) keeps those bytes.
+ten times as many, and the build keeps every published record in memory
+(``pages.SiteData``). A dict holds every field as its own Python object; the
+JSON holds them in one bytes object (the city build's peak, README "Province").
+It also spares the main process from decoding every record every night: the
+workers that validate a record also serialise its public form, and the
+validation cache (``validate.LineCache``) keeps those bytes.
 
 A ``Record`` reads like a read-only dict. A field that is not kept aside is
 decoded from the JSON on each access. Code that reads many fields of one record
