@@ -36,7 +36,8 @@ import json, sys, time, datetime as dt
 from pathlib import Path
 from liushuang.policy import load_policy
 stage, engine_name, data, out = sys.argv[1], sys.argv[2], Path(sys.argv[3]), Path(sys.argv[4])
-policy = load_policy(sys.argv[5] if len(sys.argv) > 5 else None)
+incremental = sys.argv[5] == "cache"
+policy = load_policy(sys.argv[6] if len(sys.argv) > 6 else None)
 
 def run():
     if stage == "validate":
@@ -46,7 +47,7 @@ def run():
     if stage == "build":
         from liushuang.generator.site import build
         r = build(data, out, policy, build_date=dt.date(2026, 11, 30), progress=False,
-                  echo=lambda m: print(m, file=sys.stderr, flush=True))
+                  echo=lambda m: print(m, file=sys.stderr, flush=True), incremental=incremental)
         return {"stages": r.stages, "pages": r.pages, "shards": len(r.search_shards)}
     if stage == "audit":
         from liushuang.audit import run as audit
@@ -103,6 +104,8 @@ def main() -> None:
     ap.add_argument("--work", type=Path, default=Path(tempfile.gettempdir()) / "liushuang-bench")
     ap.add_argument("--engines", default="local,dask", help="local, dask or both (the comparison needs both)")
     ap.add_argument("--data", type=Path, help="an existing dataset instead of the synthetic city")
+    ap.add_argument("--no-cache", action="store_true",
+                    help="build without the nightly line cache (a first build either way; the province's cache takes 11 GB of disk)")
     ap.add_argument("--province", action="store_true",
                     help="the synthetic province (14 cities; --entities is its total, e.g. 1650000 for about 10 million records)")
     args = ap.parse_args()
@@ -123,19 +126,26 @@ def main() -> None:
         raise SystemExit("--engines: local, dask or local,dask")
     scratch = Path(tempfile.mkdtemp(dir=args.work, prefix="engines-"))
     rows = []
+    manifests: dict[str, bytes] = {}
     try:
         for stage in stages:
             measured = {}
             for engine_name in engines:
                 print(f"{stage} on the {engine_name} engine …", file=sys.stderr)
                 out = scratch / f"site-{engine_name}"
-                measured[engine_name] = run_sampled(STAGE, stage, engine_name, str(data), str(out), *policy)
+                peaks: dict[str, int] = {}
+                measured[engine_name] = run_sampled(STAGE, stage, engine_name, str(data), str(out),
+                                                    "none" if args.no_cache else "cache", *policy, stages=peaks)
                 result, peak = measured[engine_name]  # as it comes: a province's run takes hours
+                result["peaks"] = [v for k, v in peaks.items() if k != "start"]  # per build sub-stage, in order
                 print(f"  {stage} on {engine_name}: {result['wall']:.1f} s, peak PSS {peak / 2**30:.2f} GiB"
                       + (f", stages {result['stages']}" if "stages" in result else ""), file=sys.stderr, flush=True)
+                if stage == "build":
+                    # Keep the manifest, not the site: a province's site does not fit on the disk twice.
+                    manifests[engine_name] = (out / "manifest.json").read_bytes()
+                    subprocess.run(["rm", "-rf", str(out), str(out.parent / f".{out.name}.cache")], check=True)
             if stage == "build" and len(engines) == 2:
-                same = (scratch / "site-local" / "manifest.json").read_bytes() == (scratch / "site-dask" / "manifest.json").read_bytes()
-                measured["identical"] = same
+                measured["identical"] = manifests["local"] == manifests["dask"]
             rows.append((stage, measured))
     finally:
         # A city's site is 600,000 folders: delete them in the background.
@@ -150,9 +160,14 @@ def main() -> None:
                 print(f"| {stage} | {engine_name} | {result['wall']:.1f} | {peak / 2**30:.2f} |")
         for stage, m in rows:
             if stage == "build":
-                print("\n| build sub-stage | " + " | ".join(f"{e} (s)" for e in engines) + " |\n|---|" + "---:|" * len(engines))
-                for name in m[engines[0]][0]["stages"]:
-                    print(f"| {name} | " + " | ".join(f"{m[e][0]['stages'].get(name, 0):.1f}" for e in engines) + " |")
+                print("\n| build sub-stage | " + " | ".join(f"{e} (s) | {e} peak (GiB)" for e in engines)
+                      + " |\n|---|" + "---:|---:|" * len(engines))
+                for i, name in enumerate(m[engines[0]][0]["stages"]):
+                    cells = []
+                    for e in engines:
+                        r = m[e][0]
+                        cells += [f"{r['stages'].get(name, 0):.1f}", f"{r['peaks'][i] / 2**30:.2f}" if i < len(r["peaks"]) else "—"]
+                    print(f"| {name} | " + " | ".join(cells) + " |")
         return
     print(f"\n## {records:,} records ({what}): local engine and a 2-worker LocalCluster\n")
     print("| stage | local wall (s) | local peak (GiB) | Dask wall (s) | Dask peak (GiB) | Dask task compute P (s) | client and scheduling S (s) |")
