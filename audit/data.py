@@ -10,6 +10,7 @@ results do not depend on the order of the input records.
 from __future__ import annotations
 
 import datetime as dt
+from array import array
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -39,34 +40,88 @@ def iso(number: int) -> str | None:
     return None if number == MISSING else from_day_number(number).isoformat()
 
 
+# Day-number and count columns: kept as 32-bit integer arrays, not lists of Python ints
+# (a province has about ten million rows).
+INTS = frozenset({"registered_on", "active_from", "active_to", "pushed", "claimed", "fed_back", "action_on", "reported",
+                  "decided", "published", "revoked", "withdrawn", "publicity_end", "assessed", "valid_until", "drawn",
+                  "completed", "n_inspectors"})
+# Columns whose values repeat across rows and kinds (an entity's code, a department, a task):
+# one string object per distinct value, not one per row.
+SHARED = frozenset({"uscc", "credit_class", "status", "region_code", "industry_code", "department", "item_departments",
+                    "notification_id", "feedback_type", "outcome", "finding", "authority", "assessment_type", "subject_type",
+                    "level", "task_id", "items"})
+
+
+class Pool(dict):
+    """One object per distinct value while loading."""
+
+    def __call__(self, value: Any) -> Any:
+        return value if value is None else self.setdefault(value, value)
+
+
 @dataclass
 class Columns:
-    """Column store of one kind: name -> list, all of equal length."""
+    """Column store of one kind: name -> list (or a 32-bit integer array), all of equal length."""
 
     names: tuple[str, ...]
-    data: dict[str, list[Any]] = field(default_factory=dict)
+    data: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        self.data = {n: [] for n in self.names}
+        self.data = {n: array("i") if n in INTS else [] for n in self.names}
+        self._shared = tuple(n in SHARED for n in self.names)
 
-    def add(self, values: tuple[Any, ...]) -> None:
-        for n, v in zip(self.names, values):
-            self.data[n].append(v)
+    def add(self, values: tuple[Any, ...], pool: Pool | None = None) -> None:
+        for n, v, shared in zip(self.names, values, self._shared):
+            self.data[n].append(pool(v) if pool is not None and shared else v)
 
     def __len__(self) -> int:
         return len(self.data[self.names[0]])
 
-    def __getitem__(self, name: str) -> list[Any]:
+    def __getitem__(self, name: str) -> Any:
         return self.data[name]
 
     def array(self, name: str) -> np.ndarray:
         return np.asarray(self.data[name], dtype=np.int64)
 
     def sort(self, key: str) -> None:
-        order = sorted(range(len(self)), key=lambda i: self.data[key][i])
+        order = sorted(range(len(self)), key=self.data[key].__getitem__)
         for n in self.names:
             col = self.data[n]
-            self.data[n] = [col[i] for i in order]
+            self.data[n] = array("i", (col[i] for i in order)) if n in INTS else [col[i] for i in order]
+
+
+@dataclass(frozen=True)
+class Frame:
+    """A draw's frame, compactly: each member's entity (an index into ``AuditData.usccs``)
+    and its stratum (an index into ``names``)."""
+
+    entities: np.ndarray  # int32
+    strata: np.ndarray  # int16
+    names: tuple[str, ...]
+
+    def __len__(self) -> int:
+        return len(self.entities)
+
+
+class Entities:
+    """Entity codes as small integers, shared by every frame."""
+
+    def __init__(self) -> None:
+        self.index: dict[str, int] = {}
+        self.usccs: list[str] = []
+
+    def __call__(self, uscc: str) -> int:
+        i = self.index.get(uscc)
+        if i is None:
+            i = self.index[uscc] = len(self.usccs)
+            self.usccs.append(uscc)
+        return i
+
+    def frame(self, members: list[dict[str, Any]]) -> Frame:
+        names = tuple(sorted({m["stratum"] for m in members}))
+        code = {n: i for i, n in enumerate(names)}
+        return Frame(np.fromiter((self(m["uscc"]) for m in members), dtype=np.int32, count=len(members)),
+                     np.fromiter((code[m["stratum"]] for m in members), dtype=np.int16, count=len(members)), names)
 
 
 def _items_departments(rec: dict[str, Any]) -> tuple[str, ...]:
@@ -97,11 +152,7 @@ EXTRACT = {
     "assessments": (("assessment_id", "assessment_type", "subject_type", "uscc", "level", "assessed", "valid_until", "ratio"),
                     lambda r: (r["assessment_id"], r["assessment_type"], r["subject_type"], r.get("uscc"), r["level"],
                                day(r["assessed_on"]), day(r.get("valid_until")), r.get("inspection_ratio"))),
-    "inspection_tasks": (("task_id", "department", "items", "drawn", "members", "strata", "assignments"),
-                         lambda r: (r["task_id"], r["department"], tuple(r["items"]), day(r["drawn_at"]),
-                                    tuple((m["uscc"], m["stratum"]) for m in r["frame"]["members"]),
-                                    tuple((s["stratum"], s["size"], s["sample_size"], s.get("ratio")) for s in r["strata"]),
-                                    tuple((a["uscc"], len(set(a["inspectors"]))) for a in r["assignments"]))),
+    "inspection_tasks": (("task_id", "department", "items", "drawn", "members"), None),  # needs the entity index: see load()
     "inspection_results": (("key", "task_id", "uscc", "n_inspectors", "completed", "published"),
                            lambda r: (r["task_id"] + "/" + r["uscc"], r["task_id"], r["uscc"], len(set(r["inspectors"])),
                                       day(r["completed_on"]), day(r.get("published_on")))),
@@ -113,6 +164,7 @@ class AuditData:
     tables: dict[str, Columns]
     validation: Report
     latest_day: int  # the latest date in the data: the default "as of"
+    usccs: list[str] = field(default_factory=list)  # what a Frame's entity indices stand for
 
     def __getitem__(self, kind: str) -> Columns:
         return self.tables[kind]
@@ -130,20 +182,27 @@ def load(data_dir: str | Path, policy: Policy, *, progress: bool | None = None) 
                 day(r.get("revoked_on")), day(r.get("withdrawn_on")), exempt_from_publication(r),
                 MISSING if end is None else day_number(end))
 
-    extractors = {k: (e or penalty) for k, (_, e) in EXTRACT.items()}
+    entities = Entities()
+
+    def task(r: dict[str, Any]) -> tuple[Any, ...]:
+        return (r["task_id"], r["department"], tuple(r["items"]), day(r["drawn_at"]), entities.frame(r["frame"]["members"]))
+
+    extractors = {k: e for k, (_, e) in EXTRACT.items()} | {"penalties": penalty, "inspection_tasks": task}
+    pool = Pool()
     latest_cols = {"notifications": ("pushed", "claimed"), "licenses": ("decided", "published"),
                    "penalties": ("decided", "published"), "inspection_results": ("completed", "published"),
                    "feedback": ("fed_back",), "tracking": ("action_on",)}
 
     def sink(kind: str, rec: dict[str, Any]) -> None:
         row = extractors[kind](rec)
-        tables[kind].add(row)
+        tables[kind].add(row, pool)
         for col in latest_cols.get(kind, ()):
             v = row[tables[kind].names.index(col)]
             if v > latest[0]:
                 latest[0] = v
 
     report = Validator(policy, progress=progress).validate_dir(data_dir, sink=sink)
+    pool.clear()
     for cols in tables.values():
         cols.sort(cols.names[0])
-    return AuditData(tables, report, latest[0])
+    return AuditData(tables, report, latest[0], entities.usccs)

@@ -315,14 +315,14 @@ def _assessments_applied(data: AuditData) -> RuleResult:
     for v in latest.values():
         v.sort()
     tasks = data["inspection_tasks"]
+    # Only frame members with an assessment can be in the wrong stratum: find them by index.
+    assessed = np.array(sorted(i for i, u in enumerate(data.usccs) if u in latest), dtype=np.int32)
     ids, deps, bad, details = [], [], [], []
-    for task_id, dept, drawn, members in zip(tasks["task_id"], tasks["department"], tasks["drawn"], tasks["members"]):
+    for task_id, dept, drawn, frame in zip(tasks["task_id"], tasks["department"], tasks["drawn"], tasks["members"]):
         wrong = []
-        for uscc, stratum in members:
-            history = latest.get(uscc)
-            if not history:
-                continue
-            current = [h for h in history if h[0] <= drawn and (h[2] == MISSING or h[2] >= drawn)]
+        for pos in np.flatnonzero(np.isin(frame.entities, assessed)):
+            uscc, stratum = data.usccs[frame.entities[pos]], frame.names[frame.strata[pos]]
+            current = [h for h in latest[uscc] if h[0] <= drawn and (h[2] == MISSING or h[2] >= drawn)]
             if current and current[-1][1] != stratum:
                 wrong.append(f"{uscc}（评估为 {current[-1][1]}，名单中为 {stratum}）")
         ids.append(task_id)

@@ -18,7 +18,7 @@ from liushuang.generator.validate import Validator
 
 from liushuang.policy import Policy
 
-from .data import MISSING, day
+from .data import MISSING, Pool, day
 
 
 @dataclass
@@ -78,6 +78,7 @@ def load(data_dir: str | Path, policy: Policy, *, progress: bool | None = None) 
     attrs: dict[str, list[Any]] = {"region_code": [], "industry_code": [], "credit_class": [], "status": []}
     data = DrawData([], {}, np.zeros(0, bool), attrs, {}, [], Report(str(data_dir)))
     roster = 0
+    pool = Pool()  # inspector ids, strata, regions, classes: one string each, not one per row
 
     def sink(kind: str, rec: dict[str, Any]) -> None:
         nonlocal roster
@@ -87,21 +88,22 @@ def load(data_dir: str | Path, policy: Policy, *, progress: bool | None = None) 
             data.index[rec["uscc"]] = len(data.usccs)
             data.usccs.append(rec["uscc"])
             for k in attrs:
-                attrs[k].append(rec.get(k))
+                attrs[k].append(pool(rec.get(k)))
             roster = len(data.usccs)
         elif kind == "inspectors":
             data.inspectors[rec["inspector_id"]] = Inspector(rec["department"], day(rec["active_from"]), day(rec.get("active_to")),
                                                              frozenset(r["uscc"] for r in rec.get("recusals") or []))
         elif kind == "inspection_tasks":
-            data.tasks.append(_task(rec, data))
+            data.tasks.append(_task(rec, data, pool))
 
     data.validation = Validator(policy, progress=progress).validate_dir(data_dir, sink=sink)
+    pool.clear()
     data.in_roster = np.arange(len(data.usccs)) < roster
     data.tasks.sort(key=lambda t: t.task_id)
     return data
 
 
-def _task(rec: dict[str, Any], data: DrawData) -> TaskDraw:
+def _task(rec: dict[str, Any], data: DrawData, pool: Pool) -> TaskDraw:
     members = rec["frame"]["members"]
     names = sorted({m["stratum"] for m in members} | {s["stratum"] for s in rec["strata"]})
     code = {n: i for i, n in enumerate(names)}
@@ -117,8 +119,8 @@ def _task(rec: dict[str, Any], data: DrawData) -> TaskDraw:
         declared=[(s["stratum"], s["size"], s["sample_size"], s.get("ratio")) for s in rec["strata"]],
         frame_hash=rec["frame"].get("hash"),
         selections=np.array([data.entity(s["uscc"]) for s in rec["selections"]], dtype=np.int32),
-        selection_strata=[s["stratum"] for s in rec["selections"]],
-        assignments=[(data.entity(a["uscc"]), tuple(a["inspectors"])) for a in rec["assignments"]],
+        selection_strata=[pool(s["stratum"]) for s in rec["selections"]],
+        assignments=[(data.entity(a["uscc"]), tuple(map(pool, a["inspectors"]))) for a in rec["assignments"]],
         inspector_pool=tuple(rec["inspector_pool"]) if rec.get("inspector_pool") else None,
         inspectors_per_entity=int(rec.get("inspectors_per_entity") or 2),
     )

@@ -172,11 +172,27 @@ def test_assessment_applied_to_later_draws(tmp_path):
     assessed = {"assessment_id": "PG1", "assessment_type": "信用评估", "subject_type": "主体", "subject": uscc(2), "uscc": uscc(2),
                 "assessed_on": "2024-01-10", "level": "D", "department": DEPT}
     _spot_check(tmp_path, assessments=[assessed])  # entity 2 assessed D, but in the frame as A
-    got = statuses(run(tmp_path), "assessment-applied")
-    assert got == {"T1": "violation"}
+    audit = run(tmp_path)
+    assert statuses(audit, "assessment-applied") == {"T1": "violation"}
+    r = next(x for x in audit.results if x.rule.slug == "assessment-applied")
+    assert r.details[0] == f"1 个对象未按评估结果分层：{uscc(2)}（评估为 D，名单中为 A）"  # read back from the compact frame
     assessed["level"] = "A"
     _spot_check(tmp_path, assessments=[assessed])
     assert statuses(run(tmp_path), "assessment-applied") == {"T1": "ok"}
+
+
+def test_loaded_columns_are_compact(tmp_path):
+    # A province is ten million rows: day numbers are 32-bit arrays, a repeated value is one
+    # object shared by every row and kind that names it, a frame is two index arrays.
+    _spot_check(tmp_path)
+    loaded = audit_data.load(tmp_path, POLICY, progress=False)
+    results, tasks = loaded["inspection_results"], loaded["inspection_tasks"]
+    assert results["completed"].typecode == "i" and list(results["completed"]) == [audit_data.day("2024-04-01")] * 2
+    assert results["uscc"][0] is next(u for u in loaded["entities"]["uscc"] if u == uscc(1))
+    assert results["task_id"][0] is results["task_id"][1] is tasks["task_id"][0]
+    frame = tasks["members"][0]
+    assert [loaded.usccs[i] for i in frame.entities] == [uscc(i) for i in range(1, 6)]
+    assert [frame.names[s] for s in frame.strata] == ["A", "A", "A", "D", "D"]
 
 
 def test_bunching_on_the_deadline_day(tmp_path):
