@@ -72,3 +72,24 @@ def test_the_cli_writes_a_province_and_its_policy(tmp_path: Path) -> None:
     assert load_policy(tmp_path / "p.policy.toml").known_regions["211401"] == "葫芦岛一区"
     refused = runner.invoke(main, ["synth", str(tmp_path / "q"), "--province", "--format", "csv"])
     assert refused.exit_code != 0 and "JSON Lines" in refused.output and not (tmp_path / "q").exists()
+
+
+def test_a_run_that_fails_leaves_out_as_it_was(small: Path, tmp_path: Path, monkeypatch) -> None:
+    out = tmp_path / "liaoning"
+    province.write_province(out, province.ProvinceConfig(entities=700, years=1, seed=5))
+    before = {p.relative_to(out): p.read_bytes() for p in out.rglob("*") if p.is_file()}
+    written = province._write
+
+    def half(folder: Path, *args) -> None:
+        written(folder, *args)  # every city written, then the run stops before the move
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(province, "_write", half)
+    with pytest.raises(KeyboardInterrupt):
+        province.write_province(out, province.ProvinceConfig(entities=1400, years=2, seed=3))
+    assert {p.relative_to(out): p.read_bytes() for p in out.rglob("*") if p.is_file()} == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["liaoning", "liaoning.policy.toml"]  # no partial folder beside it
+    monkeypatch.setattr(province, "_write", written)
+    province.write_province(out, province.ProvinceConfig(entities=1400, years=2, seed=3))  # a complete run replaces it whole
+    assert {p.relative_to(out): p.read_bytes() for p in out.rglob("*.jsonl")} == {
+        p.relative_to(small): p.read_bytes() for p in small.rglob("*.jsonl")}

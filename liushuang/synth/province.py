@@ -96,9 +96,32 @@ def write_province(out: str | Path, config: ProvinceConfig, *, workers: int = 2,
                    progress: Any = None) -> dict[str, Any]:
     """Write the province's dataset to OUT (one file per kind and city), its
     ``synth-manifest.json``, and the policy ``OUT.policy.toml`` beside it.
-    Cities are synthesised in ``workers`` processes, largest first."""
+    Cities are synthesised in ``workers`` processes, largest first.
+
+    The files are written into a folder beside OUT and moved in only when every city
+    is done, so a run that fails or is stopped leaves OUT as it was."""
     out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    partial = out.parent / f".{out.name}.partial-{os.getpid()}"
+    shutil.rmtree(partial, ignore_errors=True)
+    partial.mkdir()
+    try:
+        manifest = _write(partial, config, workers, progress)
+        out.mkdir(exist_ok=True)
+        for kind in schemas.KINDS:  # replace a kind's folder whole: no city of an older run stays
+            old = out / f".{kind}.old-{os.getpid()}"
+            if (out / kind).exists():
+                (out / kind).rename(old)
+            (partial / kind).rename(out / kind)
+            shutil.rmtree(old, ignore_errors=True)
+        (partial / "synth-manifest.json").replace(out / "synth-manifest.json")
+    finally:
+        shutil.rmtree(partial, ignore_errors=True)
+    policy_file(out).write_text(policy_text(), encoding="utf-8")
+    return manifest
+
+
+def _write(out: Path, config: ProvinceConfig, workers: int, progress: Any) -> dict[str, Any]:
     jobs = sorted(((c, str(out)) for c in config.city_configs()), key=lambda j: -j[0].entities)
     totals = {kind: 0 for kind in schemas.KINDS}
     per_city = {}
@@ -116,7 +139,6 @@ def write_province(out: str | Path, config: ProvinceConfig, *, workers: int = 2,
                 "files": {kind: {"file": f"{kind}/", "records": totals[kind]} for kind in schemas.KINDS},
                 "expected_issues": []}
     (out / "synth-manifest.json").write_bytes(orjson.dumps(manifest, option=orjson.OPT_INDENT_2))
-    policy_file(out).write_text(policy_text(), encoding="utf-8")
     return manifest
 
 
