@@ -202,8 +202,8 @@ def main() -> None:
     print("(parts of 8 MB, page slices of 2,000 records, one Pagefind index per shard of at most 150,000")
     print("records), so W workers keep busy; data and output on storage every worker reaches. What the")
     print("projection does not lower: S, the work on the client (the publication decisions counted in")
-    print("record order, the site's indexes, the manifest), and each worker's memory, which holds the")
-    print("scattered site data whole — see the README for what that means at province scale.")
+    print("record order, the site's indexes, the manifest), and the client's memory, which holds every")
+    print("published record — see the README for what that means at province scale.")
 
 
 if __name__ == "__main__":
