@@ -12,14 +12,130 @@ validation cache (``validate.LineCache``) keeps those bytes.
 A ``Record`` reads like a read-only dict. A field that is not kept aside is
 decoded from the JSON on each access. Code that reads many fields of one record
 takes ``plain(rec)`` first.
+
+During a build the JSON itself is not on the heap either (``spilled``): it goes
+to an unlinked file read through a memory map, and the record keeps where.
+The main process then holds a few small objects per record; the bytes are in
+the page cache, which the kernel can drop and re-read, and which forked page
+workers share without copying (reading a bytes object on the heap writes its
+reference count, which copies the memory page into the worker).
 """
 
 from __future__ import annotations
 
+import mmap
+import os
+import tempfile
 from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from pathlib import Path
 from typing import Any, ClassVar
 
 import orjson
+
+
+class Spill:
+    """Bytes written once to an unlinked file and read back through a memory map.
+    A reference is one int: the offset times 2**32 plus the length."""
+
+    def __init__(self, folder: str | Path | None = None) -> None:
+        self._fh: Any = tempfile.TemporaryFile(dir=folder, prefix=".liushuang-spill-")  # gone when closed, or if killed
+        self._size = 0
+        self._map: mmap.mmap | None = None
+        self._mapped = 0
+        self._pid = os.getpid()  # a forked worker reads what was sealed, and never writes
+
+    def put(self, data: bytes) -> int:
+        if os.getpid() != self._pid:
+            raise RuntimeError("only the process that made a spill file writes to it")
+        n = len(data)
+        if n >= 1 << 32:
+            raise ValueError("a value of 4 GiB or more")
+        self._fh.write(data)
+        at, self._size = self._size, self._size + n
+        return at << 32 | n
+
+    def get(self, ref: int) -> bytes:
+        at, n = ref >> 32, ref & 0xFFFFFFFF
+        if at + n > self._mapped:
+            self._remap()
+        return self._map[at:at + n]  # type: ignore[index]
+
+    def seal(self) -> None:
+        """Map all that was written: call before forking workers that read it."""
+        self._remap()
+
+    def _remap(self) -> None:
+        if self._fh is None:
+            raise RuntimeError("a spilled record read after its build ended")
+        if os.getpid() != self._pid:  # the write buffer copied by fork is not this process's to flush
+            raise RuntimeError("a forked worker read past what its parent sealed")
+        self._fh.flush()
+        if self._map is not None:
+            self._map.close()
+        self._map = mmap.mmap(self._fh.fileno(), 0, access=mmap.ACCESS_READ) if self._size else None
+        self._mapped = self._size
+
+    @property
+    def size(self) -> int:
+        return self._size
+
+    def close(self) -> None:
+        if self._map is not None:
+            self._map.close()
+        if self._fh is not None:
+            self._fh.close()
+        self._map, self._fh, self._mapped = None, None, 0
+
+
+_SPILL: Spill | None = None  # the build's, while it runs (``spilled``)
+
+
+@contextmanager
+def spilled(folder: str | Path | None = None) -> Iterator[Spill]:
+    """While inside, new records (``Unpacker``) and frames (``spill_json``) keep their
+    JSON in a spill file in FOLDER. Records made inside must not be read after."""
+    global _SPILL
+    if _SPILL is not None:
+        raise RuntimeError("a build is already spilling in this process")
+    _SPILL = spill = Spill(folder)
+    try:
+        yield spill
+    finally:
+        _SPILL = None
+        spill.close()
+
+
+def _read(ref: int) -> bytes:
+    if _SPILL is None:
+        raise RuntimeError("a spilled record read after its build ended")
+    return _SPILL.get(ref)
+
+
+class SpilledJSON:
+    """A JSON value kept in the spill file (a task's frame): written as is by the JSON
+    writers (``formats.json_default`` reads ``blob``), pickled as the bytes themselves."""
+
+    __slots__ = ("_ref",)
+
+    def __init__(self, ref: int) -> None:
+        self._ref = ref
+
+    @property
+    def blob(self) -> bytes:
+        return _read(self._ref)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        from liushuang.formats import RawJSON
+
+        return (RawJSON, (self.blob,))
+
+
+def spill_json(data: bytes) -> Any:
+    """``data`` kept in the build's spill file, or as it is outside a build."""
+    from liushuang.formats import RawJSON
+
+    return SpilledJSON(_SPILL.put(data)) if _SPILL is not None else RawJSON(data)
 
 
 class _Missing:
@@ -39,13 +155,18 @@ class Record(Mapping[str, Any]):
     """One published record: ``blob`` is its public form as JSON, ``hot`` the
     values of the class's ``FIELDS`` (``MISSING`` when absent)."""
 
-    __slots__ = ("blob", "hot")
+    __slots__ = ("_b", "hot")
     FIELDS: ClassVar[tuple[str, ...]] = ()
     AT: ClassVar[dict[str, int]] = {}
 
-    def __init__(self, blob: bytes, hot: tuple[Any, ...]) -> None:
-        self.blob = blob
+    def __init__(self, blob: bytes | int, hot: tuple[Any, ...]) -> None:
+        self._b = blob  # the bytes, or where they are in the build's spill file
         self.hot = hot
+
+    @property
+    def blob(self) -> bytes:
+        b = self._b
+        return b if b.__class__ is bytes else _read(b)
 
     def __getitem__(self, key: str) -> Any:
         i = self.AT.get(key)
@@ -140,7 +261,7 @@ class Unpacker:
             if f in _SHARED_FIELDS and v.__class__ is str:
                 v = strings.setdefault(v, v)
             values.append(v)
-        return cls(blob, tuple(values))
+        return cls(_SPILL.put(blob) if _SPILL is not None else blob, tuple(values))
 
 
 def plain(rec: Mapping[str, Any]) -> dict[str, Any]:

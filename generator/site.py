@@ -34,13 +34,13 @@ from typing import Any
 import orjson
 
 from liushuang import schemas
-from liushuang.formats import RawJSON
 from liushuang.parallel import fork_map, trim_heap
 from liushuang.policy import Policy
 
 from . import pages
 from .pages import LABEL, SiteData, UnsafePath, Writer, safe_join
 from .publish import WITHHELD_ZH, Judge, Publisher
+from .records import spill_json, spilled
 from .search import SHARD_RECORDS
 from .validate import LineCache, Validator
 
@@ -83,85 +83,88 @@ def build(data_dir: str | Path, out: str | Path, policy: Policy, *, build_date: 
           search: bool = True, narrative: bool = True, audit_dir: str | Path | None = None,
           shard_records: int = SHARD_RECORDS, echo: Callable[[str], None] | None = None, incremental: bool = True) -> BuildReport:
     out = Path(out)
-    report = BuildReport(build_date.isoformat())
-    stage = _Stages(report, echo)
-    publisher = Publisher(policy, build_date)
-    store: dict[str, list[dict[str, Any]]] = {k: [] for k in STORE_KINDS}
-
-    def sink(kind: str, judged: tuple[str | None, dict[str, Any] | None]) -> None:
-        reason, public = judged
-        publisher.decisions.count(kind, reason)
-        if public is not None:
-            store[kind].append(_compact(kind, public))
-
-    with stage("validate", "校验并确定公开范围"):
-        # The publication decision is taken where each record is validated (in the worker
-        # processes); the main process only counts it and keeps the public form.
-        judge = Judge(publisher, tuple(store))
-        # A nightly build validates again only the lines that changed since the last one.
-        cache = LineCache(_cache_folder(out) / "validation", judge.salt()) if incremental else None
-        validation = Validator(policy, progress=progress).validate_dir(data_dir, sink=sink, prepare=judge, cache=cache)
-        if cache is not None:
-            report.validation_cache = {"hits": cache.hits, "misses": cache.misses}
-        gc.collect()
-        trim_heap()  # before the page workers are forked from this process
-    for kind in schemas.KINDS:
-        k = validation.kinds[kind]
-        if not k.read:
-            continue
-        report.counts[kind] = {"input": k.read, "published": publisher.decisions.published[kind],
-                               "withheld": dict(sorted(publisher.decisions.withheld.get(kind, {}).items())), "rejected": k.rejected}
     out.parent.mkdir(parents=True, exist_ok=True)
-    _recover(out)
-    tmp = out.parent / f".{out.name}.building-{os.getpid()}"
-    if tmp.exists():
-        shutil.rmtree(tmp)
-    previous = _previous(out) if incremental else None
-    try:  # from here on, a failure removes the half-made folder (a standby taken over included)
-        in_place = _adopt_standby(out, tmp, previous) if previous is not None else None
-        if in_place is None:
-            tmp.mkdir()
-        elif previous is not None:
-            previous.in_place = in_place
-        from . import narrative as narrative_pages
+    with spilled(out.parent) as spill:  # the published records' JSON: in a file, not on the heap
+        report = BuildReport(build_date.isoformat())
+        stage = _Stages(report, echo)
+        publisher = Publisher(policy, build_date)
+        store: dict[str, list[dict[str, Any]]] = {k: [] for k in STORE_KINDS}
 
-        narrative = narrative and narrative_pages.available()
-        data = SiteData(store, build_date, page_size, narrative, previous)
-        base = site_url if site_url.endswith("/") else site_url + "/"
-        known: dict[str, dict[str, Any]] = {}
-        _render(tmp, data, stage, report, workers=workers, site_url=base, audit_dir=audit_dir, known=known)
-        if search:
-            from .search import build_search, docs
+        def sink(kind: str, judged: tuple[str | None, dict[str, Any] | None]) -> None:
+            reason, public = judged
+            publisher.decisions.count(kind, reason)
+            if public is not None:
+                store[kind].append(_compact(kind, public))
 
-            with stage("search", "建立全文检索索引（Pagefind）"):
-                report.search_shards, report.search_reused, bundles = build_search(
-                    tmp, tmp / ".search-documents", docs(data), shard_records=shard_records, workers=workers or os.cpu_count() or 1,
-                    previous=data.previous)
-                known.update(bundles)
-        if previous is not None and previous.in_place:
-            # A tree reused from the standby still holds the previous build's files that are gone now.
-            _remove_pages(tmp, previous.in_place - known.keys())
-        if narrative:
-            with stage("narrative", "生成说明页面（mkdocs-material）"):
-                report.narrative = narrative_pages.build_narrative(tmp / "about", base + "about/")
-        else:
-            report.narrative = "skipped"
-        with stage("finish", "站点地图、构建报告与文件清单"):
-            from . import manifest
-            from .feeds import write_sitemap
+        with stage("validate", "校验并确定公开范围"):
+            # The publication decision is taken where each record is validated (in the worker
+            # processes); the main process only counts it and keeps the public form.
+            judge = Judge(publisher, tuple(store))
+            # A nightly build validates again only the lines that changed since the last one.
+            cache = LineCache(_cache_folder(out) / "validation", judge.salt()) if incremental else None
+            validation = Validator(policy, progress=progress).validate_dir(data_dir, sink=sink, prepare=judge, cache=cache)
+            if cache is not None:
+                report.validation_cache = {"hits": cache.hits, "misses": cache.misses}
+            spill.seal()
+            gc.collect()
+            trim_heap()  # before the page workers are forked from this process
+        for kind in schemas.KINDS:
+            k = validation.kinds[kind]
+            if not k.read:
+                continue
+            report.counts[kind] = {"input": k.read, "published": publisher.decisions.published[kind],
+                                   "withheld": dict(sorted(publisher.decisions.withheld.get(kind, {}).items())), "rejected": k.rejected}
+        out.parent.mkdir(parents=True, exist_ok=True)
+        _recover(out)
+        tmp = out.parent / f".{out.name}.building-{os.getpid()}"
+        if tmp.exists():
+            shutil.rmtree(tmp)
+        previous = _previous(out) if incremental else None
+        try:  # from here on, a failure removes the half-made folder (a standby taken over included)
+            in_place = _adopt_standby(out, tmp, previous) if previous is not None else None
+            if in_place is None:
+                tmp.mkdir()
+            elif previous is not None:
+                previous.in_place = in_place
+            from . import narrative as narrative_pages
 
-            files = manifest.site_files(tmp, known, record_folders=pages.RECORD_FOLDERS)
-            files += write_sitemap(tmp, base, files=files)
-            (tmp / "build-report.json").write_bytes(orjson.dumps(
-                {"counts": report.counts, "build_date": report.build_date, "pages": report.pages, "withheld_reasons": WITHHELD_ZH,
-                 "search_shards": report.search_shards}, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS))
-            files.append("build-report.json")
-            manifest.write(tmp, manifest.compute(tmp, previous=data.previous, known=known, paths=sorted(set(files))))
-        _replace(tmp, out)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    return report
+            narrative = narrative and narrative_pages.available()
+            data = SiteData(store, build_date, page_size, narrative, previous)
+            base = site_url if site_url.endswith("/") else site_url + "/"
+            known: dict[str, dict[str, Any]] = {}
+            _render(tmp, data, stage, report, workers=workers, site_url=base, audit_dir=audit_dir, known=known)
+            if search:
+                from .search import build_search, docs
+
+                with stage("search", "建立全文检索索引（Pagefind）"):
+                    report.search_shards, report.search_reused, bundles = build_search(
+                        tmp, tmp / ".search-documents", docs(data), shard_records=shard_records, workers=workers or os.cpu_count() or 1,
+                        previous=data.previous)
+                    known.update(bundles)
+            if previous is not None and previous.in_place:
+                # A tree reused from the standby still holds the previous build's files that are gone now.
+                _remove_pages(tmp, previous.in_place - known.keys())
+            if narrative:
+                with stage("narrative", "生成说明页面（mkdocs-material）"):
+                    report.narrative = narrative_pages.build_narrative(tmp / "about", base + "about/")
+            else:
+                report.narrative = "skipped"
+            with stage("finish", "站点地图、构建报告与文件清单"):
+                from . import manifest
+                from .feeds import write_sitemap
+
+                files = manifest.site_files(tmp, known, record_folders=pages.RECORD_FOLDERS)
+                files += write_sitemap(tmp, base, files=files)
+                (tmp / "build-report.json").write_bytes(orjson.dumps(
+                    {"counts": report.counts, "build_date": report.build_date, "pages": report.pages, "withheld_reasons": WITHHELD_ZH,
+                     "search_shards": report.search_shards}, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS))
+                files.append("build-report.json")
+                manifest.write(tmp, manifest.compute(tmp, previous=data.previous, known=known, paths=sorted(set(files))))
+            _replace(tmp, out)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+        return report
 
 
 def _render(root: Path, data: SiteData, stage: _Stages, report: BuildReport, *, workers: int | None, site_url: str,
@@ -407,10 +410,11 @@ def _compact(kind: str, rec: Any) -> Any:
     """Decisions, results and entities arrive compact (``records.Record``). A task's
     frame lists every entity it was drawn from (tens of thousands): no page shows
     them, only the downloads do. Kept as serialised JSON, a city's frames take a
-    sixth of the memory they take as Python objects (formats.RawJSON)."""
+    sixth of the memory they take as Python objects, and in a build's spill file
+    rather than on the heap (records.spill_json)."""
     frame = rec.get("frame") if kind == "inspection_tasks" else None
     if isinstance(frame, dict) and isinstance(frame.get("members"), list):
-        rec = {**rec, "frame": {**frame, "members": RawJSON(orjson.dumps(frame["members"]))}}
+        rec = {**rec, "frame": {**frame, "members": spill_json(orjson.dumps(frame["members"]))}}
     return rec
 
 

@@ -8,9 +8,9 @@ import pickle
 import orjson
 import pytest
 from liushuang.generator.publish import Judge, Publisher
-from liushuang.generator.records import MISSING, DecisionRecord, Record, Unpacker, pack, plain
+from liushuang.generator.records import MISSING, DecisionRecord, Record, Unpacker, pack, plain, spill_json, spilled
 
-from liushuang.formats import json_default
+from liushuang.formats import RawJSON, json_default
 from liushuang.policy import load_policy
 
 PENALTY = {"decision_number": "连市监罚〔2025〕1号", "decided_on": "2025-03-01", "authority": "大连市市场监督管理局",
@@ -80,3 +80,61 @@ def test_the_judge_sends_compact_kinds_as_bytes_and_settles_them_by_the_build_da
     # A judge goes to the workers without the main process's string table.
     early.settle("penalties", value)
     assert pickle.loads(pickle.dumps(early))._unpack is None
+
+
+def test_inside_a_build_the_json_is_in_the_spill_file_not_on_the_heap(tmp_path) -> None:
+    with spilled(tmp_path) as spill:
+        rec = _record(PENALTY)
+        frame = spill_json(b'[{"uscc":"91210200MA0000000X","stratum":"A"}]')
+        assert rec._b.__class__ is int and spill.size == len(orjson.dumps(PENALTY)) + len(frame.blob)
+        assert rec == PENALTY and rec["penalty_content"] == "罚款" and rec.blob == orjson.dumps(PENALTY)
+        assert orjson.dumps({"r": rec, "f": frame}, default=json_default) == orjson.dumps({"r": PENALTY, "f": orjson.loads(frame.blob)})
+        # To a Dask worker they go as the bytes themselves: readable where the file is not.
+        again = pickle.loads(pickle.dumps(rec))
+        assert again._b.__class__ is bytes and again == rec
+        assert pickle.loads(pickle.dumps(frame)) == frame.blob and isinstance(pickle.loads(pickle.dumps(frame)), RawJSON)
+        assert list(tmp_path.iterdir()) == []  # unlinked: a killed build leaves no file behind
+        with pytest.raises(RuntimeError, match="already"), spilled(tmp_path):
+            pass
+    with pytest.raises(RuntimeError, match="after its build ended"):
+        rec.blob
+    assert _record(PENALTY)._b.__class__ is bytes and isinstance(spill_json(b"[]"), RawJSON)  # outside a build
+
+
+def test_a_forked_worker_reads_the_sealed_spill_and_cannot_write_to_it(tmp_path) -> None:
+    import multiprocessing
+
+    global _FORKED
+    with spilled(tmp_path) as spill:
+        _FORKED = [_record({**PENALTY, "decision_number": f"罚{i}"}) for i in range(1000)]
+        spill.seal()
+        with multiprocessing.get_context("fork").Pool(1) as pool:  # the worker shares the records, as page workers do
+            assert pool.apply(_read_forked) == [f"罚{i}" for i in range(1000)]
+            assert pool.map(_number, _FORKED[::100], chunksize=5) == [f"罚{i}" for i in range(0, 1000, 100)]  # or as bytes
+            with pytest.raises(RuntimeError, match="only the process"):
+                pool.apply(_put)
+        late = _record(PENALTY)  # written after the fork: the worker's map does not reach it
+        with multiprocessing.get_context("fork").Pool(1) as pool:
+            assert pool.apply(_read_forked) == [f"罚{i}" for i in range(1000)]
+        _FORKED = [late]
+        with multiprocessing.get_context("fork").Pool(1) as pool:
+            with pytest.raises(RuntimeError, match="past what its parent sealed"):
+                pool.apply(_read_forked)
+    _FORKED = []
+
+
+_FORKED: list[Record] = []
+
+
+def _read_forked() -> list[str]:
+    return [r["penalty_content"] and orjson.loads(r.blob)["decision_number"] for r in _FORKED]
+
+
+def _number(rec: Record) -> str:  # the record arrives pickled: its bytes
+    return rec.to_dict()["decision_number"]
+
+
+def _put() -> None:
+    from liushuang.generator import records
+
+    records._SPILL.put(b"x")
