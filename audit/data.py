@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 from array import array
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -171,6 +172,12 @@ class AuditData:
 
 
 def load(data_dir: str | Path, policy: Policy, *, progress: bool | None = None) -> AuditData:
+    sink, finish = loader(policy)
+    return finish(Validator(policy, progress=progress).validate_dir(data_dir, sink=sink))
+
+
+def loader(policy: Policy) -> tuple[Callable[[str, dict[str, Any]], None], Callable[[Report], AuditData]]:
+    """What the validator feeds each accepted record to, and what makes the AuditData after."""
     from liushuang.publicity import exempt_from_publication, publicity_end
 
     tables = {kind: Columns(names) for kind, (names, _) in EXTRACT.items()}
@@ -201,8 +208,10 @@ def load(data_dir: str | Path, policy: Policy, *, progress: bool | None = None) 
             if v > latest[0]:
                 latest[0] = v
 
-    report = Validator(policy, progress=progress).validate_dir(data_dir, sink=sink)
-    pool.clear()
-    for cols in tables.values():
-        cols.sort(cols.names[0])
-    return AuditData(tables, report, latest[0], entities.usccs)
+    def finish(report: Report) -> AuditData:
+        pool.clear()
+        for cols in tables.values():
+            cols.sort(cols.names[0])
+        return AuditData(tables, report, latest[0], entities.usccs)
+
+    return sink, finish

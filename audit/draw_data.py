@@ -8,6 +8,7 @@ in memory. Tasks are sorted by id: results do not depend on input order.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -75,8 +76,14 @@ class DrawData:
 
 
 def load(data_dir: str | Path, policy: Policy, *, progress: bool | None = None) -> DrawData:
+    sink, finish = loader()
+    return finish(Validator(policy, progress=progress).validate_dir(data_dir, sink=sink))
+
+
+def loader() -> tuple[Callable[[str, dict[str, Any]], None], Callable[[Report], DrawData]]:
+    """What the validator feeds each accepted record to, and what makes the DrawData after."""
     attrs: dict[str, list[Any]] = {"region_code": [], "industry_code": [], "credit_class": [], "status": []}
-    data = DrawData([], {}, np.zeros(0, bool), attrs, {}, [], Report(str(data_dir)))
+    data = DrawData([], {}, np.zeros(0, bool), attrs, {}, [], Report(""))
     roster = 0
     pool = Pool()  # inspector ids, strata, regions, classes: one string each, not one per row
 
@@ -96,11 +103,14 @@ def load(data_dir: str | Path, policy: Policy, *, progress: bool | None = None) 
         elif kind == "inspection_tasks":
             data.tasks.append(_task(rec, data, pool))
 
-    data.validation = Validator(policy, progress=progress).validate_dir(data_dir, sink=sink)
-    pool.clear()
-    data.in_roster = np.arange(len(data.usccs)) < roster
-    data.tasks.sort(key=lambda t: t.task_id)
-    return data
+    def finish(report: Report) -> DrawData:
+        data.validation = report
+        pool.clear()
+        data.in_roster = np.arange(len(data.usccs)) < roster
+        data.tasks.sort(key=lambda t: t.task_id)
+        return data
+
+    return sink, finish
 
 
 def _task(rec: dict[str, Any], data: DrawData, pool: Pool) -> TaskDraw:

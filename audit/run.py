@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from html import escape
 from pathlib import Path
+from typing import Any
 
 from liushuang.policy import Policy
 
@@ -33,6 +34,24 @@ def _validation_finding(loaded: audit_data.AuditData) -> list[Finding]:
                     f"{rejected} 条记录未通过数据校验，未纳入审计；详见 liushuang validate 的报告")]
 
 
+def load_both(data_dir: Path, policy: Policy, *, progress: bool | None = None) -> tuple[audit_data.AuditData, Any]:
+    """One validation pass feeding both audits: the deadline audit's columns and the
+    draws audit's data (a province's records are read and validated once, not twice)."""
+    from liushuang.generator.validate import Validator
+
+    from . import draw_data
+
+    deadline_sink, deadline_finish = audit_data.loader(policy)
+    draw_sink, draw_finish = draw_data.loader()
+
+    def sink(kind: str, rec: dict[str, Any]) -> None:
+        deadline_sink(kind, rec)
+        draw_sink(kind, rec)
+
+    report = Validator(policy, progress=progress).validate_dir(data_dir, sink=sink)
+    return deadline_finish(report), draw_finish(report)
+
+
 def deadlines_report(data_dir: Path, policy: Policy, *, calendar_files: tuple[Path, ...] = (), as_of: dt.date | None = None,
                      site_url: str = "/", progress: bool | None = None,
                      loaded: audit_data.AuditData | None = None) -> AuditReport:
@@ -46,12 +65,12 @@ def deadlines_report(data_dir: Path, policy: Policy, *, calendar_files: tuple[Pa
 
 
 def draws_report(data_dir: Path, policy: Policy, *, resamples: int = 999, seed: int = 0, groups: tuple[Path, ...] = (),
-                 site_url: str = "/", progress: bool | None = None) -> AuditReport:
+                 site_url: str = "/", progress: bool | None = None, loaded: Any = None) -> AuditReport:
     from . import draw_data
     from .draws import audit_draws, read_groups
     from .draws_report import build
 
-    loaded = draw_data.load(data_dir, policy, progress=progress)
+    loaded = loaded or draw_data.load(data_dir, policy, progress=progress)
     result = audit_draws(loaded, resamples=resamples, seed=seed, user_groups=read_groups(groups))
     s = loaded.validation.stats()
     meta = [("数据目录", str(data_dir)), ("抽取次数", str(len(loaded.tasks))),

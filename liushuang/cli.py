@@ -266,12 +266,15 @@ def _run_audits(names: list[str], index: bool, data: Path, output: Path, fail_on
     reports = []
     try:
         with _engine(engine, scheduler):
+            deadline_data = draw_data = None
+            if "draws" in names and "deadlines" in names:  # the records validated once for both
+                deadline_data, draw_data = run.load_both(data, policy, progress=progress)
             if "draws" in names:
                 reports.append(run.draws_report(data, policy, resamples=resamples, seed=seed, groups=groups,
-                                                site_url=site_url, progress=progress))
+                                                site_url=site_url, progress=progress, loaded=draw_data))
             if "deadlines" in names:
                 reports.append(run.deadlines_report(data, policy, calendar_files=calendars, as_of=_as_of(as_of),
-                                                    site_url=site_url, progress=progress))
+                                                    site_url=site_url, progress=progress, loaded=deadline_data))
     except (OSError, ValueError) as exc:
         raise UsageError(str(exc)) from exc
     for report in reports:
@@ -617,7 +620,9 @@ def demo(out: Path, entities: int) -> None:
     click.echo(report.render_text(10))
     click.echo("")
     click.echo("3/5 审计：双随机抽取与履职期限")
-    audits = [run.draws_report(data, load_policy()), run.deadlines_report(data, load_policy(), as_of=config.until)]
+    deadline_data, draw_data = run.load_both(data, load_policy())
+    audits = [run.draws_report(data, load_policy(), loaded=draw_data),
+              run.deadlines_report(data, load_policy(), as_of=config.until, loaded=deadline_data)]
     for a in audits:
         a.write(out / "audit")
     index = run.write_index(out / "audit", audits)

@@ -247,3 +247,14 @@ def test_fail_on_levels(tmp_path, level, expect):
     write(tmp_path, notifications=[notification("N-none", "2024-03-01", None)])
     report = build(run(tmp_path), [])
     assert report.fails(level) is expect
+
+
+def test_both_audits_from_one_validation_pass_equal_each_alone(clean_dir: Path):
+    from liushuang.audit import run as audit_run
+
+    deadlines, draws = audit_run.load_both(clean_dir, POLICY, progress=False)
+    assert draws.validation is deadlines.validation and draws.tasks and len(deadlines["inspection_tasks"]) == len(draws.tasks)
+    assert (audit_run.deadlines_report(clean_dir, POLICY, progress=False, loaded=deadlines).to_json()
+            == audit_run.deadlines_report(clean_dir, POLICY, progress=False).to_json())
+    assert (audit_run.draws_report(clean_dir, POLICY, resamples=19, seed=2, progress=False, loaded=draws).to_json()
+            == audit_run.draws_report(clean_dir, POLICY, resamples=19, seed=2, progress=False).to_json())

@@ -8,7 +8,16 @@ import pickle
 import orjson
 import pytest
 from liushuang.generator.publish import Judge, Publisher
-from liushuang.generator.records import MISSING, DecisionRecord, Record, Unpacker, pack, plain, spill_json, spilled
+from liushuang.generator.records import (
+    MISSING,
+    DecisionRecord,
+    Record,
+    Unpacker,
+    pack,
+    plain,
+    spill_json,
+    spilled,
+)
 
 from liushuang.formats import RawJSON, json_default
 from liushuang.policy import load_policy
@@ -97,7 +106,7 @@ def test_inside_a_build_the_json_is_in_the_spill_file_not_on_the_heap(tmp_path) 
         with pytest.raises(RuntimeError, match="already"), spilled(tmp_path):
             pass
     with pytest.raises(RuntimeError, match="after its build ended"):
-        rec.blob
+        _ = rec.blob
     assert _record(PENALTY)._b.__class__ is bytes and isinstance(spill_json(b"[]"), RawJSON)  # outside a build
 
 
