@@ -235,8 +235,10 @@ ResultRecord = _kind("ResultRecord", ("task_id", "uscc", "completed_on", "publis
 EntityRecord = _kind("EntityRecord", ("uscc", "name"))
 COMPACT: dict[str, type[Record]] = {"penalties": DecisionRecord, "licenses": DecisionRecord,
                                     "inspection_results": ResultRecord, "entities": EntityRecord}
-# Values that repeat across records (departments, dates, task ids): one string object each.
-_SHARED_FIELDS = frozenset({"decided_on", "published_on", "authority", "task_id", "completed_on"})
+# Values that repeat across records (departments, dates, task ids, an entity's code and
+# name on each of its decisions and results): one string object each.
+_SHARED_FIELDS = frozenset({"decided_on", "published_on", "authority", "task_id", "completed_on", "uscc", "subject_name",
+                            "entity_name", "name"})
 
 
 def pack(kind: str, public: dict[str, Any]) -> tuple[dict[str, Any], bytes]:

@@ -68,6 +68,9 @@ def test_repeated_values_share_one_string() -> None:
     unpack = Unpacker()
     a, b = (unpack("penalties", *pack("penalties", {**PENALTY, "decision_number": n})) for n in ("甲1号", "甲2号"))
     assert a["authority"] is b["authority"] and a["decided_on"] is b["decided_on"]
+    assert a["uscc"] is b["uscc"] and a["subject_name"] is b["subject_name"]  # an entity's decisions share its code and name
+    entity = unpack("entities", *pack("entities", {"uscc": "91210200MA0000000X", "name": "大连某某有限公司"}))
+    assert entity["uscc"] is a["uscc"] and entity["name"] is a["subject_name"]
 
 
 def test_the_judge_sends_compact_kinds_as_bytes_and_settles_them_by_the_build_date() -> None:
