@@ -34,7 +34,7 @@ from typing import Any
 import orjson
 
 from liushuang import schemas
-from liushuang.parallel import fork_map, trim_heap
+from liushuang.parallel import fork_map, require_shared, trim_heap
 from liushuang.policy import Policy
 
 from . import pages
@@ -126,6 +126,7 @@ def build(data_dir: str | Path, out: str | Path, policy: Policy, *, build_date: 
                 tmp.mkdir()
             elif previous is not None:
                 previous.in_place = in_place
+            require_shared(tmp)  # Dask workers write the pages: they must see this folder
             from . import narrative as narrative_pages
 
             narrative = narrative and narrative_pages.available()

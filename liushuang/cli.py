@@ -429,7 +429,12 @@ def draw(frame: Path, task_id: str, department: str, items: tuple[str, ...], sam
 
 @main.command()
 @click.argument("data", type=DATA)
-@click.option("-o", "--output", required=True, type=click.Path(file_okay=False, path_type=Path), help="Directory of the site.")
+@click.option("-o", "--output", required=True,
+              help="Directory of the site, or an fsspec URL (s3://bucket/site, …): the site is then built in --work and "
+                   "only its changed files are uploaded, removed ones deleted, the manifest last.")
+@click.option("--work", type=click.Path(file_okay=False, path_type=Path),
+              help="With a URL as OUTPUT: the local folder the site is built in and kept for the next build "
+                   "[default: ~/.cache/liushuang/sites/, one folder per URL].")
 @click.option("--build-date", help="Date the site is built for (YYYY-MM-DD): publicity periods end relative to it "
               "[default: SOURCE_DATE_EPOCH if set, else today, China Standard Time].")
 @click.option("--site-url", default="http://127.0.0.1:8000/", show_default=True, help="Public base URL, for the sitemap and feeds.")
@@ -443,8 +448,9 @@ def draw(frame: Path, task_id: str, department: str, items: tuple[str, ...], sam
                    "cache beside it (.OUTPUT.standby, .OUTPUT.cache); the published files are never modified.")
 @engine_options
 @policy_option
-def build(data: Path, output: Path, build_date: str | None, site_url: str, progress: bool | None, audit_dir: Path | None,
-          search: bool, workers: int | None, incremental: bool, engine: str, scheduler: str | None, policy_path: Path | None) -> None:
+def build(data: Path, output: str, work: Path | None, build_date: str | None, site_url: str, progress: bool | None,
+          audit_dir: Path | None, search: bool, workers: int | None, incremental: bool, engine: str, scheduler: str | None,
+          policy_path: Path | None) -> None:
     """Build the public site from DATA: only valid, publishable records, personal data masked.
 
     Pages per decision, entity and task; lists per kind, year and department;
@@ -457,20 +463,50 @@ def build(data: Path, output: Path, build_date: str | None, site_url: str, progr
     Example: liushuang build demo/data -o demo/site --build-date 2026-11-30 --audit demo/audit
     """
     from liushuang.generator.site import build as build_site
+    from liushuang.parallel import UnsharedFolder
 
     if not data.is_dir():
         raise UsageError(f"数据目录“{data}”不存在或不是目录")
+    remote = output if "://" in output else None
+    if remote is None and work is not None:
+        raise UsageError("--work 只用于以 URL 指定的输出（-o s3://…）")
+    local = (work or _site_work(remote)) if remote else Path(output)
     day = _build_day(build_date)
-    with _engine(engine, scheduler):
-        report = build_site(data, output, _policy(policy_path), build_date=day, progress=progress, site_url=site_url,
-                            audit_dir=audit_dir, search=search, workers=workers, incremental=incremental,
-                            echo=lambda m: click.echo(m, err=True))
+    try:
+        with _engine(engine, scheduler):
+            report = build_site(data, local, _policy(policy_path), build_date=day, progress=progress, site_url=site_url,
+                                audit_dir=audit_dir, search=search, workers=workers, incremental=incremental,
+                                echo=lambda m: click.echo(m, err=True))
+    except UnsharedFolder as exc:
+        raise UsageError(str(exc)) from exc
     for kind, c in report.counts.items():
         withheld = "，".join(f"{k} {v}" for k, v in c["withheld"].items()) or "0"
         click.echo(f"{kind}: 输入 {c['input']} = 公开 {c['published']} + 不公开（{withheld}）+ 校验未通过 {c['rejected']}")
     reused = f"；与上次构建相同而直接沿用 {report.linked} 个页面、{len(report.search_reused)} 个搜索分片" if report.linked else ""
-    click.echo(f"已生成 {report.pages} 个页面{reused} → {output}；本地查看：liushuang serve {output}")
+    click.echo(f"已生成 {report.pages} 个页面{reused} → {local}；本地查看：liushuang serve {local}")
+    if remote and report.conserved:
+        _upload(local, remote)
     sys.exit(0 if report.conserved else 1)
+
+
+def _site_work(url: str) -> Path:
+    """Where a site bound for ``url`` is built and kept between builds (its standby and caches beside it)."""
+    import hashlib
+
+    cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    return cache / "liushuang" / "sites" / hashlib.sha256(url.encode()).hexdigest()[:16] / "site"
+
+
+def _upload(site: Path, url: str) -> None:
+    from liushuang.generator import manifest
+
+    try:
+        d = manifest.publish_remote(site, url)
+    except ImportError as exc:
+        raise UsageError(f"无法写入 {url}：{exc}（例如 s3:// 需要 pip install s3fs）") from exc
+    except (OSError, ValueError) as exc:
+        raise UsageError(f"无法写入 {url}：{exc}") from exc
+    click.echo(f"已上传 {len(d.upload)} 个文件，删除 {len(d.delete)} 个 → {url}")
 
 
 @main.command()

@@ -141,6 +141,39 @@ def trim_heap() -> None:
         pass
 
 
+class UnsharedFolder(OSError):
+    """A Dask worker cannot see the folder the build writes to."""
+
+
+def _sees(path: str, token: str) -> bool:
+    try:
+        with open(path, encoding="utf-8") as fh:
+            return fh.read() == token
+    except OSError:
+        return False
+
+
+def require_shared(folder: str | os.PathLike[str]) -> None:
+    """On a Dask engine, check that every worker sees ``folder`` as this process does
+    (the site's pages are written there by the workers). On a cluster of other
+    machines that takes a shared file system; without one, a worker would write
+    into a folder of the same name on its own disk, and the site would lack its pages."""
+    if _ENGINE is None:
+        return
+    token = uuid.uuid4().hex
+    marker = os.path.join(os.fspath(folder), f".liushuang-shared-{token}")
+    with open(marker, "w", encoding="utf-8") as fh:
+        fh.write(token)
+    try:
+        seen = _ENGINE.run(_sees, marker, token)
+    finally:
+        os.unlink(marker)
+    blind = sorted(worker for worker, ok in seen.items() if not ok)
+    if blind:
+        raise UnsharedFolder(f"Dask 工作节点看不到输出目录 {os.fspath(folder)}（{len(blind)}/{len(seen)} 个节点，如 {blind[0]}）："
+                             "输出目录须是各节点共享的文件系统（如 NFS）上的同一路径")
+
+
 def dask_client(address: str | None = None, *, workers: int | None = None) -> Any:
     """A client of the scheduler at ``address`` (or $LIUSHUANG_DASK_SCHEDULER, or
     $DASK_SCHEDULER_ADDRESS); without one, a LocalCluster of single-threaded

@@ -153,3 +153,37 @@ def test_audit_fail_on_and_usage_errors(clean_dir: Path, tmp_path: Path):
     assert run("audit", "deadlines", str(clean_dir), "-o", str(tmp_path / "r"), "--as-of", "30/11/2026").exit_code == 2
     assert run("audit", str(tmp_path / "missing"), "-o", str(tmp_path / "r")).exit_code == 2
     assert run("audit", "deadlines", str(clean_dir)).exit_code == 2  # -o is required
+
+
+def test_build_to_a_url_uploads_only_what_changed(data_dir: Path, tmp_path: Path):
+    import fsspec
+
+    url, work = f"memory://liushuang-test-{tmp_path.name}/site", tmp_path / "work"
+    args = ("build", str(data_dir), "-o", url, "--work", str(work), "--build-date", "2026-11-30", "--no-search", "--no-progress")
+    first = run(*args)
+    assert first.exit_code == 0, first.output
+    fs, root = fsspec.core.url_to_fs(url)
+    files = orjson.loads((work / "manifest.json").read_bytes())["files"]
+    uploaded = int(re.search(r"已上传 (\d+) 个文件，删除 0 个", first.output).group(1))
+    assert uploaded == len(files) + 1  # every file and the manifest
+    for path in list(files)[::97] + ["manifest.json"]:
+        assert fs.cat_file(f"{root}/{path}") == (work / path).read_bytes()
+    # The next night one penalty is corrected: only the files that show it go up again.
+    mutate(data_dir, "penalties", lambda r: True, lambda r: r.update(penalty_content=r["penalty_content"] + "（更正）"))
+    second = run(*args)
+    assert second.exit_code == 0, second.output
+    changed = {p for p, e in orjson.loads((work / "manifest.json").read_bytes())["files"].items()
+               if files.get(p, {}).get("sha256") != e["sha256"]}
+    assert 0 < len(changed) < len(files) / 10
+    assert f"已上传 {len(changed) + 1} 个文件，删除 0 个" in second.output
+    for path in changed:
+        assert fs.cat_file(f"{root}/{path}") == (work / path).read_bytes()
+    fs.rm(root, recursive=True)
+
+
+def test_build_to_a_url_usage_errors(clean_dir: Path, tmp_path: Path):
+    r = run("build", str(clean_dir), "-o", str(tmp_path / "site"), "--work", str(tmp_path / "w"), "--no-search")
+    assert r.exit_code == 2 and "--work 只用于以 URL 指定的输出" in r.output
+    r = run("build", str(clean_dir), "-o", "nosuchprotocol://bucket/site", "--work", str(tmp_path / "w"), "--no-search",
+            "--build-date", "2026-11-30", "--no-progress")
+    assert r.exit_code == 2 and "无法写入 nosuchprotocol://bucket/site" in r.output

@@ -180,3 +180,33 @@ def test_dask_rebuild_over_a_site_links_what_did_not_change(client, local_site: 
     assert report.linked == report.pages > 100
     assert len(report.search_reused) == len(report.search_shards)
     assert _files(out) == _files(local_site)
+
+
+class _Cluster:
+    """The test cluster, but with ``remote`` its first worker acts as if on another
+    machine: it looks for the marker on its own disk, where the folder does not exist."""
+
+    def __init__(self, client, remote: bool) -> None:
+        self.client, self.remote = client, remote
+
+    def __getattr__(self, name):
+        return getattr(self.client, name)
+
+    def run(self, fn, path, token):
+        first, *others = sorted(self.client.run(os.getpid))
+        away = self.client.run(fn, ("/nonexistent" if self.remote else "") + path, token, workers=[first])
+        return away | self.client.run(fn, path, token, workers=others)
+
+
+def test_a_build_refuses_dask_workers_that_cannot_see_its_folder(client, clean_dir: Path, tmp_path: Path):
+    out = tmp_path / "site"
+    site.build(clean_dir, out, load_policy(), build_date=DAY, search=False, narrative=False)
+    before = sorted(p.relative_to(out) for p in out.rglob("*"))
+    beside = sorted(p.name for p in tmp_path.iterdir())
+    with parallel.engine(_Cluster(client, remote=True)), pytest.raises(parallel.UnsharedFolder, match=r"看不到输出目录 .*（1/2 个节点"):
+        site.build(clean_dir, out, load_policy(), build_date=DAY, search=False, narrative=False)
+    assert sorted(p.relative_to(out) for p in out.rglob("*")) == before  # the site is as it was
+    assert sorted(p.name for p in tmp_path.iterdir()) == beside  # no half-made folder, no marker, no spill file
+    with parallel.engine(_Cluster(client, remote=False)):
+        parallel.require_shared(tmp_path)  # every worker sees it: no error, and the marker is gone
+    assert sorted(p.name for p in tmp_path.iterdir()) == beside
