@@ -159,7 +159,9 @@ class Judge:
     bytes, cheap to send back and to keep: a nightly build may take them from the
     night before (``validate.LineCache``). The kinds kept compact
     (``records.COMPACT``) travel as ``[steps, kept fields]`` JSON, a newline, and
-    the public form's JSON; the others as ``[steps, public form]`` JSON.
+    the public form's JSON; a published task as ``[steps, public form]`` JSON with
+    its frame's members null, a newline, and the members' JSON; the others as
+    ``[steps, public form]`` JSON.
 
     ``settle`` runs in the main process and applies the build date: (withheld
     reason or None, public form or None), the public form a ``records.Record``
@@ -169,9 +171,12 @@ class Judge:
         self.publisher = publisher
         self.shown = shown  # kinds the site shows; the others are only counted
         self._unpack: Any = None
+        from .records import COMPACT
+
+        self._compact = frozenset(COMPACT)
 
     def __getstate__(self) -> dict[str, Any]:  # sent to the workers without the main process's string table
-        return {"publisher": self.publisher, "shown": self.shown, "_unpack": None}
+        return {"publisher": self.publisher, "shown": self.shown, "_unpack": None, "_compact": self._compact}
 
     def __call__(self, kind: str, rec: dict[str, Any]) -> bytes:
         from .records import COMPACT, pack
@@ -181,7 +186,14 @@ class Judge:
         if public and kind in COMPACT:
             hot, blob = pack(kind, self.publisher.public_form(kind, rec))
             return orjson.dumps([steps, hot]) + b"\n" + blob
-        return orjson.dumps([steps, self.publisher.public_form(kind, rec) if public else None])
+        form = self.publisher.public_form(kind, rec) if public else None
+        frame = form.get("frame") if form is not None and kind == "inspection_tasks" else None
+        if isinstance(frame, dict) and isinstance(frame.get("members"), list):
+            # A task's frame lists tens of thousands of entities that no page reads (only the
+            # task's download): it travels, and is kept, as its JSON, never decoded by the main process.
+            members = orjson.dumps(frame["members"])
+            return orjson.dumps([steps, {**form, "frame": {**frame, "members": None}}]) + b"\n" + members
+        return orjson.dumps([steps, form])
 
     def settle(self, kind: str, value: bytes) -> tuple[str | None, Any]:
         cut = value.find(b"\n")
@@ -190,6 +202,11 @@ class Judge:
         if reason is not None:
             return reason, None
         if cut >= 0:
+            if kind not in self._compact:
+                from .records import spill_json
+
+                public["frame"]["members"] = spill_json(value[cut + 1:])  # a task's frame, as its JSON
+                return None, public
             if self._unpack is None:
                 from .records import Unpacker
 

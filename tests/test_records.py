@@ -89,6 +89,14 @@ def test_the_judge_sends_compact_kinds_as_bytes_and_settles_them_by_the_build_da
     task = {"task_id": "T1", "task_name": "抽查"}
     reason, public = early.settle("inspection_tasks", early("inspection_tasks", task))
     assert reason is None and public == task and type(public) is dict
+    # A task's frame comes as its members' JSON, which the main process keeps without decoding.
+    members = [{"uscc": "91210200MA0000000X", "stratum": "A"}, {"uscc": "91210200MA0000001X", "stratum": "B"}]
+    framed = {**task, "frame": {"size": 2, "members": members, "hash": "ab"}}
+    value = early("inspection_tasks", framed)
+    assert value.endswith(b"\n" + orjson.dumps(members)) and value.count(b"91210200MA0000000X") == 1
+    reason, public = early.settle("inspection_tasks", value)
+    assert isinstance(public["frame"]["members"], RawJSON) and list(public["frame"]) == ["size", "members", "hash"]
+    assert orjson.dumps(public, default=json_default) == orjson.dumps(framed)
     # A judge goes to the workers without the main process's string table.
     early.settle("penalties", value)
     assert pickle.loads(pickle.dumps(early))._unpack is None
