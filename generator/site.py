@@ -40,7 +40,7 @@ from liushuang.policy import Policy
 from . import pages
 from .pages import LABEL, SiteData, UnsafePath, Writer, safe_join
 from .publish import WITHHELD_ZH, Judge, Publisher
-from .records import spill_json, spilled
+from .records import spilled
 from .search import SHARD_RECORDS
 from .validate import LineCache, Validator
 
@@ -94,7 +94,7 @@ def build(data_dir: str | Path, out: str | Path, policy: Policy, *, build_date: 
             reason, public = judged
             publisher.decisions.count(kind, reason)
             if public is not None:
-                store[kind].append(_compact(kind, public))
+                store[kind].append(public)
 
         with stage("validate", "校验并确定公开范围"):
             # The publication decision is taken where each record is validated (in the worker
@@ -405,18 +405,6 @@ def _site_links(root: Path, html: str) -> str:
         return f'<a href="../{path}">{m.group(2)}</a>' if (root / path / "index.html").is_file() else m.group(2)
 
     return _ROOT_LINK.sub(fix, html)
-
-
-def _compact(kind: str, rec: Any) -> Any:
-    """Decisions, results and entities arrive compact (``records.Record``). A task's
-    frame lists every entity it was drawn from (tens of thousands): no page shows
-    them, only the downloads do. Kept as serialised JSON, a city's frames take a
-    sixth of the memory they take as Python objects, and in a build's spill file
-    rather than on the heap (records.spill_json)."""
-    frame = rec.get("frame") if kind == "inspection_tasks" else None
-    if isinstance(frame, dict) and isinstance(frame.get("members"), list):
-        rec = {**rec, "frame": {**frame, "members": spill_json(orjson.dumps(frame["members"]))}}
-    return rec
 
 
 def _statistics(store: dict[str, list[dict[str, Any]]]) -> dict[str, Any]:
