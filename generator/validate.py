@@ -311,11 +311,16 @@ def _line_digest(line: bytes) -> bytes:
     return hashlib.blake2b(line, digest_size=16).digest()
 
 
+_LINE = (1 << 40) - 1
+
+
 class _KeyIndex:
     """Keys seen so far, for duplicates and references between kinds."""
 
     def __init__(self) -> None:
-        self.seen: dict[str, dict[Any, tuple[int, int]]] = {k: {} for k in schemas.KINDS}
+        # Where each key was first seen, as one int: the file's index << 40 | its line or row
+        # (a tuple of two ints takes three objects per record; a province has ten million).
+        self.seen: dict[str, dict[Any, int]] = {k: {} for k in schemas.KINDS}
         self.rejected: dict[str, set[Any]] = {k: set() for k in REFERENCED}
         self.selections: dict[str, frozenset[str]] = {}
 
@@ -550,7 +555,7 @@ class Validator:
                     problems = [Issue(slug, msg, pointer=ptr) for slug, ptr, msg in resolve(pending, index)] if pending else None
                     if not problems and (key is None or key not in seen):
                         if key is not None:
-                            seen[key] = (file_index, position)
+                            seen[key] = file_index << 40 | position
                         stats.accepted += 1
                         kstats.accepted += 1
                         if kind == "inspection_tasks" and isinstance(key, str):
@@ -573,12 +578,12 @@ class Validator:
                     record_id = key if isinstance(key, str) else "/".join(key)
                     first = seen.get(key)
                     if first is not None:
-                        where = report.files[first[0]].name
-                        issues.append(Issue("duplicate-key", f"与 {where} 第 {first[1]} 行/条的记录重复（{record_id}）；保留先出现的一条",
+                        where = report.files[first >> 40].name
+                        issues.append(Issue("duplicate-key", f"与 {where} 第 {first & _LINE} 行/条的记录重复（{record_id}）；保留先出现的一条",
                                             pointer="/" + key_fields[0]))
                         key = None  # the first occurrence keeps the key's status
                     else:
-                        seen[key] = (file_index, o.line or o.row or 0)
+                        seen[key] = file_index << 40 | (o.line or o.row or 0)
                 if issues:
                     for issue in issues:
                         issue.file, issue.kind, issue.record_id = src.name, kind, record_id
