@@ -143,7 +143,8 @@ def main() -> None:
                                                     "none" if args.no_cache else "cache", *policy, stages=peaks)
                 result, peak = measured[engine_name]  # as it comes: a province's run takes hours
                 result["peaks"] = [v for k, v in peaks.items() if k != "start"]  # per build sub-stage, in order
-                print(f"  {stage} on {engine_name}: {result['wall']:.1f} s, peak PSS {peak / 2**30:.2f} GiB"
+                print(f"  {stage} on {engine_name}: {result['wall']:.1f} s, peak PSS {peak / 2**30:.2f} GiB "
+                      f"(anonymous {result['peak_anon'] / 2**30:.2f} GiB)"
                       + (f", stages {result['stages']}" if "stages" in result else ""), file=sys.stderr, flush=True)
                 if stage == "build":
                     # Keep the manifest, not the site: a province's site does not fit on the disk twice.
@@ -158,11 +159,11 @@ def main() -> None:
     what = f"{data.name}" if args.data else f"{args.entities:,} entities, {args.years} years"
     if engines != ["local", "dask"]:
         print(f"\n## {records:,} records ({what}): the {' and '.join(engines)} engine only\n")
-        print("| stage | engine | wall (s) | peak PSS (GiB) |\n|---|---|---:|---:|")
+        print("| stage | engine | wall (s) | peak PSS (GiB) | peak anonymous PSS (GiB) |\n|---|---|---:|---:|---:|")
         for stage, m in rows:
             for engine_name in engines:
                 result, peak = m[engine_name]
-                print(f"| {stage} | {engine_name} | {result['wall']:.1f} | {peak / 2**30:.2f} |")
+                print(f"| {stage} | {engine_name} | {result['wall']:.1f} | {peak / 2**30:.2f} | {result['peak_anon'] / 2**30:.2f} |")
         for stage, m in rows:
             if "stages" in m[engines[0]][0]:
                 print(f"\n| {stage} sub-stage | " + " | ".join(f"{e} (s) | {e} peak (GiB)" for e in engines)

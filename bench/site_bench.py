@@ -105,12 +105,14 @@ def _tree(pid: int) -> list[int]:
     return out
 
 
-def _pss(pid: int) -> int:
+def _pss(pid: int, field: str = "Pss:") -> int:
+    """PSS of the process tree; with ``field="Pss_Anon:"`` only its anonymous memory (without
+    mapped files: the build's spill file, generator/records.py, is page cache the kernel can drop)."""
     total = 0
     for p in _tree(pid):
         try:
             with open(f"/proc/{p}/smaps_rollup") as fh:
-                total += next(int(line.split()[1]) * 1024 for line in fh if line.startswith("Pss:"))
+                total += next(int(line.split()[1]) * 1024 for line in fh if line.startswith(field))
         except (OSError, StopIteration):
             pass
     return total
@@ -121,16 +123,19 @@ STAGE_LINE = "… "  # how the build announces a stage on stderr (site.py, _Stag
 
 def run_sampled(code: str, *args: str, stages: dict[str, int] | None = None) -> tuple[dict, int]:
     """Run ``code`` in a fresh interpreter; returns its JSON result and the peak PSS of
-    its process tree. Its stderr is passed through; with ``stages``, the peak of each
-    stage it announces (a line starting "… ") is recorded there."""
+    its process tree (the result's ``peak_anon``: the peak of its anonymous part). Its
+    stderr is passed through; with ``stages``, the peak of each stage it announces (a
+    line starting "… ") is recorded there."""
     proc = subprocess.Popen([sys.executable, "-c", code, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     peak = [0]
+    anon = [0]
     current = ["start"]
 
     def sample() -> None:
         while proc.poll() is None:
             pss = _pss(proc.pid)
             peak[0] = max(peak[0], pss)
+            anon[0] = max(anon[0], _pss(proc.pid, "Pss_Anon:"))
             if stages is not None:
                 stages[current[0]] = max(stages.get(current[0], 0), pss)
             time.sleep(1.0)
@@ -151,7 +156,10 @@ def run_sampled(code: str, *args: str, stages: dict[str, int] | None = None) -> 
         t.join()
     if proc.returncode:
         raise SystemExit(f"build failed with exit code {proc.returncode}")
-    return json.loads(out.strip().splitlines()[-1]), peak[0]
+    result = json.loads(out.strip().splitlines()[-1])
+    if isinstance(result, dict):
+        result["peak_anon"] = anon[0]
+    return result, peak[0]
 
 
 def first_queries(site: Path, data: Path) -> list[dict]:
