@@ -55,6 +55,36 @@ class Design:
     def member_block(self) -> np.ndarray:
         return np.repeat(np.arange(self.n_blocks), self.block_size)
 
+    @cached_property
+    def entity_blocks(self) -> tuple[np.ndarray, np.ndarray]:
+        """Per entity the blocks it is a member of: ``blocks[ptr[e]:ptr[e + 1]]``."""
+        ptr = np.zeros(self.n_entities + 1, np.int64)
+        np.cumsum(np.bincount(self.members, minlength=self.n_entities), out=ptr[1:])
+        return ptr, self.member_block()[np.argsort(self.members, kind="stable")]
+
+    def group_counts(self, in_group: np.ndarray) -> np.ndarray:
+        """Per block, how many of its members are in the group (a boolean per entity).
+
+        A group of a few entities (an inspector's in one year) is counted through the
+        blocks of its entities, not by a pass over every member of every block: a
+        province has hundreds of thousands of such groups and tens of millions of members."""
+        entities = np.flatnonzero(in_group)
+        if len(entities) * 64 >= self.n_entities:
+            return self._dense_counts(in_group)
+        if not len(entities):
+            return np.zeros(self.n_blocks, np.int64)
+        ptr, blocks = self.entity_blocks
+        starts, ends = ptr[entities], ptr[entities + 1]
+        lengths = ends - starts
+        at = np.repeat(starts - np.concatenate(([0], np.cumsum(lengths)[:-1])), lengths) + np.arange(lengths.sum())
+        return np.bincount(blocks[at], minlength=self.n_blocks)
+
+    def _dense_counts(self, in_group: np.ndarray) -> np.ndarray:
+        if not self.n_blocks:
+            return np.zeros(0, np.int64)
+        k = np.add.reduceat(in_group[self.members].astype(np.int64), self.offsets[:-1])
+        return np.where(self.block_size > 0, k, 0)
+
 
 @dataclass
 class Observed:
@@ -274,8 +304,7 @@ class NullModel:
         of deterministic selections (blocks entirely inside the group).
         ``blocks`` restricts the test to some blocks (a boolean per block)."""
         d = self.design
-        k = np.add.reduceat(in_group[d.members].astype(np.int64), d.offsets[:-1]) if d.n_blocks else np.zeros(0, np.int64)
-        k = np.where(d.block_size > 0, k, 0)
+        k = d.group_counts(in_group)
         if blocks is not None:
             k = np.where(blocks, k, 0)
         fixed = int(d.block_sample[k == d.block_size].sum())

@@ -206,3 +206,20 @@ def test_monte_carlo_depends_on_the_seed_only():
     np.testing.assert_array_equal(serial[0], again[0])
     np.testing.assert_array_equal(serial[1], again[1])
     assert not np.array_equal(serial[0], monte_carlo(design, null, 101, seed=6, workers=1)[0])
+
+
+def test_a_small_group_is_counted_through_its_entities_blocks_exactly_as_by_a_pass_over_all_members():
+    rng = np.random.default_rng(5)
+    n_entities = 5000
+    blocks = []
+    for _ in range(300):
+        size = int(rng.integers(0, 60))  # empty blocks too
+        blocks.append((sorted(rng.choice(n_entities, size=size, replace=False).tolist()), min(size, 3)))
+    design = tiny_design(blocks, n_entities)
+    for size in (0, 1, 3, 40, 77, 2000):  # below n_entities / 64 through the entities' blocks; at or above it, a pass
+        for _ in range(5):
+            in_group = np.zeros(n_entities, bool)
+            in_group[rng.choice(n_entities, size=size, replace=False)] = True
+            counts = design.group_counts(in_group)
+            want = [sum(in_group[e] for e in members) for members, _ in blocks]
+            assert counts.tolist() == want == design._dense_counts(in_group).tolist()
