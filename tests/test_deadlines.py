@@ -8,6 +8,7 @@ from __future__ import annotations
 import random
 from pathlib import Path
 
+import numpy as np
 import pytest
 from audit_fixtures import (
     DEPT,
@@ -258,3 +259,20 @@ def test_both_audits_from_one_validation_pass_equal_each_alone(clean_dir: Path):
             == audit_run.deadlines_report(clean_dir, POLICY, progress=False).to_json())
     assert (audit_run.draws_report(clean_dir, POLICY, resamples=19, seed=2, progress=False, loaded=draws).to_json()
             == audit_run.draws_report(clean_dir, POLICY, resamples=19, seed=2, progress=False).to_json())
+
+
+def test_monthly_tallies_count_each_due_row_in_its_trigger_month():
+    from liushuang.audit.deadlines import Rule, RuleResult
+
+    rng = random.Random(9)
+    trigger = [rng.choice([audit_data.MISSING, *range(19000, 20500)]) for _ in range(3000)]
+    status = [rng.randrange(len(STATUSES)) for _ in trigger]
+    result = RuleResult(Rule("r", "双告知", "t", "b", "low"), "notifications", [str(i) for i in range(len(trigger))],
+                        ["d"] * len(trigger), np.array(status), trigger=np.array(trigger))
+    want: dict[str, dict[str, int]] = {}
+    for t, s in zip(trigger, status):
+        if t != audit_data.MISSING and STATUSES[s] in ("on_time", "late", "missing"):
+            month = want.setdefault(audit_data.iso(t)[:7], {"due": 0, "good": 0})
+            month["due"] += 1
+            month["good"] += STATUSES[s] == "on_time"
+    assert result.monthly() == dict(sorted(want.items())) and list(result.monthly()) == sorted(want)
