@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 from array import array
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -120,9 +120,15 @@ class Entities:
 
     def frame(self, members: list[dict[str, Any]]) -> Frame:
         names = tuple(sorted({m["stratum"] for m in members}))
-        code = {n: i for i, n in enumerate(names)}
-        return Frame(np.fromiter((self(m["uscc"]) for m in members), dtype=np.int32, count=len(members)),
-                     np.fromiter((code[m["stratum"]] for m in members), dtype=np.int16, count=len(members)), names)
+        return Frame(*encode_frame(members, self, names), names)
+
+
+def encode_frame(members: list[dict[str, Any]], entity: Callable[[str], int], names: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+    """A frame's members as two arrays: each one's entity index (``entity(uscc)``) and
+    stratum (its index in ``names``)."""
+    code = {n: i for i, n in enumerate(names)}
+    return (np.fromiter((entity(m["uscc"]) for m in members), dtype=np.int32, count=len(members)),
+            np.fromiter((code[m["stratum"]] for m in members), dtype=np.int16, count=len(members)))
 
 
 def _items_departments(rec: dict[str, Any]) -> tuple[str, ...]:

@@ -19,7 +19,7 @@ from liushuang.generator.validate import Validator
 
 from liushuang.policy import Policy
 
-from .data import MISSING, Pool, day
+from .data import MISSING, Pool, day, encode_frame
 
 
 @dataclass
@@ -116,15 +116,14 @@ def loader() -> tuple[Callable[[str, dict[str, Any]], None], Callable[[Report], 
 def _task(rec: dict[str, Any], data: DrawData, pool: Pool) -> TaskDraw:
     members = rec["frame"]["members"]
     names = sorted({m["stratum"] for m in members} | {s["stratum"] for s in rec["strata"]})
-    code = {n: i for i, n in enumerate(names)}
+    frame, frame_strata = encode_frame(members, data.entity, names)
     algorithm = rec.get("algorithm")
     return TaskDraw(
         task_id=rec["task_id"], department=rec["department"], departments=tuple(rec["departments"]),
         drawn_at=rec["drawn_at"], drawn=day(rec["drawn_at"]), notice=day(rec.get("notice_on")),
         algorithm=(algorithm["id"], algorithm["version"]) if algorithm else None,
         commitment=rec.get("commitment"), seed=rec.get("seed"), redraws=list(rec.get("redraws") or []),
-        frame=np.fromiter((data.entity(m["uscc"]) for m in members), dtype=np.int32, count=len(members)),
-        frame_strata=np.fromiter((code[m["stratum"]] for m in members), dtype=np.int16, count=len(members)),
+        frame=frame, frame_strata=frame_strata,
         strata_names=names,
         declared=[(s["stratum"], s["size"], s["sample_size"], s.get("ratio")) for s in rec["strata"]],
         frame_hash=rec["frame"].get("hash"),

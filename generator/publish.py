@@ -20,6 +20,8 @@ import orjson
 from liushuang.policy import Policy
 from liushuang.publicity import exempt_from_publication, publicity_end
 
+from .records import COMPACT, Unpacker, pack, spill_json
+
 WITHHELD_ZH = {
     "warning-only": "仅警告的行政处罚不公示",
     "summary-procedure": "简易程序作出的行政处罚不公示",
@@ -171,16 +173,11 @@ class Judge:
         self.publisher = publisher
         self.shown = shown  # kinds the site shows; the others are only counted
         self._unpack: Any = None
-        from .records import COMPACT
-
-        self._compact = frozenset(COMPACT)
 
     def __getstate__(self) -> dict[str, Any]:  # sent to the workers without the main process's string table
-        return {"publisher": self.publisher, "shown": self.shown, "_unpack": None, "_compact": self._compact}
+        return {"publisher": self.publisher, "shown": self.shown, "_unpack": None}
 
     def __call__(self, kind: str, rec: dict[str, Any]) -> bytes:
-        from .records import COMPACT, pack
-
         steps = self.publisher.timeline(kind, rec)
         public = kind in self.shown and not any(op == "reason" for op, _ in steps)
         if public and kind in COMPACT:
@@ -202,14 +199,10 @@ class Judge:
         if reason is not None:
             return reason, None
         if cut >= 0:
-            if kind not in self._compact:
-                from .records import spill_json
-
+            if kind not in COMPACT:
                 public["frame"]["members"] = spill_json(value[cut + 1:])  # a task's frame, as its JSON
                 return None, public
             if self._unpack is None:
-                from .records import Unpacker
-
                 self._unpack = Unpacker()
             return None, self._unpack(kind, public, value[cut + 1:])
         return None, public

@@ -114,7 +114,6 @@ def build(data_dir: str | Path, out: str | Path, policy: Policy, *, build_date: 
                 continue
             report.counts[kind] = {"input": k.read, "published": publisher.decisions.published[kind],
                                    "withheld": dict(sorted(publisher.decisions.withheld.get(kind, {}).items())), "rejected": k.rejected}
-        out.parent.mkdir(parents=True, exist_ok=True)
         _recover(out)
         tmp = out.parent / f".{out.name}.building-{os.getpid()}"
         if tmp.exists():

@@ -75,4 +75,3 @@ def test_recycled_workers_give_the_same_results_from_fresh_processes():
     assert [r for _, r in plain] == [r for _, r in recycled] == [j * j + 1 for j in jobs]
     # Groups of 2 workers × 2 jobs: three pools, so more worker processes than one pool has.
     assert len({pid for pid, _ in plain}) <= 2 < len({pid for pid, _ in recycled})
-
