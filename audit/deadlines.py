@@ -355,30 +355,43 @@ def _items_covered(data: AuditData, as_of: dt.date) -> RuleResult:
                       "inspection_items", ids, deps, bad, details)
 
 
+def _years(days: np.ndarray) -> np.ndarray:
+    """Calendar year of each day number (numpy's dates count from 1970-01-01 too)."""
+    return days.astype("datetime64[D]").astype("datetime64[Y]").astype(np.int64) + 1970
+
+
 def _class_coverage(data: AuditData, policy: Policy, as_of: dt.date) -> RuleResult:
     """Share of each credit class inspected per complete year against the policy ratios."""
     ratios = policy.raw["inspections"]["class_ratios"]
     ent = data["entities"]
     res = data["inspection_results"]
     klass = dict(zip(ent["uscc"], ent["credit_class"]))
+    completed = res.array("completed")
     inspected: dict[int, set[str]] = defaultdict(set)
-    for u, c in zip(res["uscc"], res["completed"]):
-        inspected[int(iso(c)[:4])].add(u)
+    for u, y, c in zip(res["uscc"], _years(completed).tolist(), completed.tolist(), strict=True):
+        if c != MISSING:
+            inspected[y].add(u)
+    # Entities registered by a year's end, per class: one sorted array of registration
+    # days per class, counted by binary search (a province has millions of entities).
+    classes = np.array([c or "" for c in ent["credit_class"]], dtype=object)
+    registered = ent.array("registered_on")
+    by_class = {c: np.sort(registered[classes == c]) for c in sorted(set(classes.tolist()) - {""})}
     ids, deps, bad, details = [], [], [], []
     for y in sorted(inspected):
         if dt.date(y, 12, 31) >= as_of:
             continue
         end = day_number(dt.date(y, 12, 31))
-        active = [(u, c) for u, c, s, reg in zip(ent["uscc"], ent["credit_class"], ent["status"], ent["registered_on"]) if c and reg <= end]
-        sizes = Counter(c for _, c in active)
         hits = Counter(klass[u] for u in inspected[y] if klass.get(u))
-        for c in sorted(sizes):
-            share = hits[c] / sizes[c]
+        for c, days in by_class.items():
+            size = int(np.searchsorted(days, end, side="right"))
+            if not size:
+                continue
+            share = hits[c] / size
             want = float(ratios.get(c, 0))
             ids.append(f"{y}-{c}")
             deps.append("全市")
             bad.append(share < want)
-            details.append(f"{y} 年 {c} 类抽查 {hits[c]}/{sizes[c]} = {share:.1%}，要求 ≥ {want:.0%}")
+            details.append(f"{y} 年 {c} 类抽查 {hits[c]}/{size} = {share:.1%}，要求 ≥ {want:.0%}")
     return _flag_rule(Rule("class-coverage", "双随机一公开", "各信用风险类别的年度抽查比例", "双评估结果运用：高风险 30%、较高 10%、一般 2%、低 1%（一省标准，策略默认；DOMAIN.md §5）", "medium"),
                       "entities", ids, deps, bad, details)
 

@@ -276,3 +276,36 @@ def test_monthly_tallies_count_each_due_row_in_its_trigger_month():
             month["due"] += 1
             month["good"] += STATUSES[s] == "on_time"
     assert result.monthly() == dict(sorted(want.items())) and list(result.monthly()) == sorted(want)
+
+
+def test_class_coverage_counts_match_a_loop_over_every_entity_and_year():
+    # Counted per class with sorted registration days (a province has millions of entities,
+    # over many years); checked against the direct loop over every entity in every year.
+    import datetime as dt
+    from collections import Counter
+
+    from liushuang.audit.deadlines import _class_coverage
+
+    rng = random.Random(11)
+    entities = audit_data.Columns(("uscc", "credit_class", "registered_on"))
+    for i in range(2000):
+        entities.add((uscc(i), rng.choice(["A", "B", "C", "D", None]), rng.choice([audit_data.MISSING, *range(17000, 20000)])))
+    results = audit_data.Columns(("uscc", "completed"))
+    for _ in range(3000):
+        results.add((uscc(rng.randrange(2100)), rng.randrange(17500, 20100)))  # some codes are no entity's
+    as_of = dt.date(2024, 6, 1)
+    got = _class_coverage({"entities": entities, "inspection_results": results}, POLICY, as_of)
+    klass = dict(zip(entities["uscc"], entities["credit_class"]))
+    inspected: dict[int, set[str]] = {}
+    for u, c in zip(results["uscc"], results["completed"]):
+        inspected.setdefault(int(audit_data.iso(c)[:4]), set()).add(u)
+    want = []
+    for y in sorted(inspected):
+        if dt.date(y, 12, 31) >= as_of:
+            continue
+        end = (dt.date(y, 12, 31) - dt.date(1970, 1, 1)).days
+        sizes = Counter(c for c, reg in zip(entities["credit_class"], entities["registered_on"]) if c and reg <= end)
+        hits = Counter(klass[u] for u in inspected[y] if klass.get(u))
+        want += [(f"{y}-{c}", f"{hits[c]}/{sizes[c]}") for c in sorted(sizes)]
+    assert len(want) > 20
+    assert [(i, d.split(" = ")[0].split()[-1]) for i, d in zip(got.ids, got.details)] == want
