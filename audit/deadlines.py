@@ -56,9 +56,10 @@ class RuleResult:
     event: np.ndarray | None = None
     delay: np.ndarray | None = None  # working days from trigger to event
     details: list[str] | None = None  # for non-deadline violations
+    _departments: dict[str, dict[str, Any]] | None = field(default=None, init=False, repr=False, compare=False)
 
-    def count(self, status: str, mask: np.ndarray | None = None) -> int:
-        s = self.status if mask is None else self.status[mask]
+    def count(self, status: str, rows: np.ndarray | None = None) -> int:
+        s = self.status if rows is None else self.status[rows]
         return int(np.count_nonzero(s == STATUSES.index(status)))
 
     @property
@@ -66,15 +67,16 @@ class RuleResult:
         bad = [STATUSES.index(s) for s in ("late", "missing", "violation")]
         return np.flatnonzero(np.isin(self.status, bad))
 
-    def summary(self, mask: np.ndarray | None = None) -> dict[str, Any]:
-        counts = {s: self.count(s, mask) for s in STATUSES}
+    def summary(self, rows: np.ndarray | None = None) -> dict[str, Any]:
+        """Counts by status, compliance and delays, of all rows or of ``rows`` (a mask or indices)."""
+        counts = {s: self.count(s, rows) for s in STATUSES}
         due = counts["on_time"] + counts["late"] + counts["missing"] + counts["ok"] + counts["violation"]
         good = counts["on_time"] + counts["ok"]
-        out: dict[str, Any] = {"records": int(len(self.status) if mask is None else np.count_nonzero(mask)),
+        out: dict[str, Any] = {"records": len(self.status if rows is None else self.status[rows]),
                                **{k: v for k, v in counts.items() if v}, "due": due,
                                "compliance": round(good / due, 4) if due else None}
         if self.delay is not None:
-            d = self.delay if mask is None else self.delay[mask]
+            d = self.delay if rows is None else self.delay[rows]
             done = d[(d != NOT_COVERED) & (d > -(10**8))]
             if len(done):
                 out["median_delay"] = float(np.median(done))
@@ -82,8 +84,15 @@ class RuleResult:
         return out
 
     def by_department(self) -> dict[str, dict[str, Any]]:
-        deps = np.asarray(self.departments, dtype=object)
-        return {d: self.summary(deps == d) for d in sorted(set(self.departments))}
+        """``summary`` per department, sorted by name. The rows are grouped once
+        (a province's rule has millions of rows and hundreds of departments)."""
+        if self._departments is None:
+            code: dict[str, int] = {}
+            codes = np.fromiter((code.setdefault(d, len(code)) for d in self.departments), np.int64, len(self.departments))
+            order = np.argsort(codes, kind="stable")
+            groups = np.split(order, np.cumsum(np.bincount(codes, minlength=len(code)))[:-1])
+            self._departments = {d: self.summary(groups[code[d]]) for d in sorted(code)}
+        return self._departments
 
     def monthly(self) -> dict[str, dict[str, int]]:
         """Due and compliant per month of the trigger (deadline rules)."""

@@ -309,3 +309,18 @@ def test_class_coverage_counts_match_a_loop_over_every_entity_and_year():
         want += [(f"{y}-{c}", f"{hits[c]}/{sizes[c]}") for c in sorted(sizes)]
     assert len(want) > 20
     assert [(i, d.split(" = ")[0].split()[-1]) for i, d in zip(got.ids, got.details)] == want
+
+
+def test_by_department_groups_rows_as_a_mask_per_department_would():
+    from liushuang.audit.deadlines import NOT_COVERED, Rule, RuleResult
+
+    rng = random.Random(5)
+    n = 4000
+    deps = [rng.choice(["市场监管局", "卫健委", "交通局", "住建局"]) for _ in range(n)]
+    status = np.array([rng.randrange(len(STATUSES)) for _ in range(n)])
+    delay = np.array([rng.choice([NOT_COVERED, *range(0, 40)]) for _ in range(n)])
+    result = RuleResult(Rule("r", "双告知", "t", "b", "low", 5), "notifications", [str(i) for i in range(n)], deps, status, delay=delay)
+    arr = np.asarray(deps, dtype=object)
+    want = {d: result.summary(arr == d) for d in sorted(set(deps))}
+    assert result.by_department() == want and list(result.by_department()) == sorted(want)
+    assert sum(s["records"] for s in want.values()) == n and all("median_delay" in s for s in want.values())
