@@ -4,7 +4,7 @@ all draws with stated power (AUDIT-METHOD.md §1-§3)."""
 from __future__ import annotations
 
 import math
-from collections import Counter, defaultdict
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -155,21 +155,31 @@ def monte_carlo(design: S.Design, null: S.NullModel, resamples: int, seed: int,
 
 
 def _inspector_groups(data: DrawData, design: S.Design, observed: S.Observed, null: S.NullModel) -> list[S.TestResult]:
-    years = np.array([int(iso(t.drawn)[:4]) for t in data.tasks])
+    """Each inspector's entities of year y (three or more), tested on the draws of y + 1."""
+    years = np.array([int(iso(t.drawn)[:4]) for t in data.tasks], dtype=np.int64)
     block_year = years[design.block_draw]
     sel_year = block_year[observed.sel_block]
-    handled: dict[tuple[int, int], set[int]] = defaultdict(set)
-    for row, (e, y) in enumerate(zip(observed.sel_entity.tolist(), sel_year.tolist())):
-        for j in observed.assigned[row][observed.assigned[row] >= 0].tolist():
-            handled[(j, y)].add(e)
+    # (inspector, year, entity) of every assignment, distinct, sorted: one group per (inspector, year).
+    rows, slots = np.nonzero(observed.assigned >= 0)
+    span = int(years.max() - years.min() + 1) if len(years) else 1
+    group = observed.assigned[rows, slots].astype(np.int64) * span + (sel_year[rows] - (years.min() if len(years) else 0))
+    pairs = np.unique(np.stack([group, observed.sel_entity[rows].astype(np.int64)], axis=1), axis=0)
+    starts = np.flatnonzero(np.r_[True, pairs[1:, 0] != pairs[:-1, 0]]) if len(pairs) else np.zeros(0, np.int64)
+    later_of: dict[int, tuple[np.ndarray, np.ndarray]] = {}
     out = []
-    for (j, y), entities in sorted(handled.items()):
-        later = block_year == y + 1
+    for start, end in zip(starts.tolist(), [*starts[1:].tolist(), len(pairs)]):
+        j, y = divmod(int(pairs[start, 0]), span)
+        y += int(years.min())
+        if y + 1 not in later_of:
+            later = block_year == y + 1
+            # Each entity's selections in the draws of y + 1, counted once per year.
+            later_of[y + 1] = later, np.bincount(observed.sel_entity[later[observed.sel_block]], minlength=design.n_entities)
+        later, selections = later_of[y + 1]
+        entities = pairs[start:end, 1]
         if not later.any() or len(entities) < 3:
             continue
-        mask = np.zeros(design.n_entities, bool)
-        mask[list(entities)] = True
-        r = null.group_test(f"{design.inspector_names[j]} 于 {y} 年检查的主体，在 {y + 1} 年", mask, observed, blocks=later)
+        r = null.entities_test(f"{design.inspector_names[j]} 于 {y} 年检查的主体，在 {y + 1} 年", entities,
+                               int(selections[entities].sum()), blocks=later)
         if r.detail["expected"] > 0:
             out.append(r)
     for r, q in zip(out, S.bh(np.array([r.pvalue for r in out]))):

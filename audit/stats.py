@@ -71,6 +71,10 @@ class Design:
         entities = np.flatnonzero(in_group)
         if len(entities) * 64 >= self.n_entities:
             return self._dense_counts(in_group)
+        return self.entity_counts(entities)
+
+    def entity_counts(self, entities: np.ndarray) -> np.ndarray:
+        """``group_counts`` of a group given as distinct entity indices, through their blocks."""
         if not len(entities):
             return np.zeros(self.n_blocks, np.int64)
         ptr, blocks = self.entity_blocks
@@ -303,8 +307,10 @@ class NullModel:
         entity): the convolution of one hypergeometric per block; and the offset
         of deterministic selections (blocks entirely inside the group).
         ``blocks`` restricts the test to some blocks (a boolean per block)."""
+        return self._null_of(self.design.group_counts(in_group), blocks)
+
+    def _null_of(self, k: np.ndarray, blocks: np.ndarray | None) -> tuple[np.ndarray, int]:
         d = self.design
-        k = d.group_counts(in_group)
         if blocks is not None:
             k = np.where(blocks, k, 0)
         fixed = int(d.block_sample[k == d.block_size].sum())
@@ -324,15 +330,25 @@ class NullModel:
         hit = in_group[observed.sel_entity]
         if blocks is not None:
             hit &= blocks[observed.sel_block]
-        s = int(np.count_nonzero(hit)) - fixed
-        support = np.arange(len(pmf))
-        expected = float((support * pmf).sum()) + fixed
-        upper = float(pmf[max(s, 0):].sum()) if s < len(pmf) else 0.0
-        lower = float(pmf[:s + 1].sum()) if s >= 0 else 0.0
-        p = min(1.0, 2 * min(upper, lower))
-        return TestResult(name, float(s + fixed), p, (s + fixed) / expected if expected else None,
-                          {"expected": expected, "p_upper": min(upper, 1.0), "p_lower": min(lower, 1.0),
-                           "entities": int(in_group.sum())})
+        return _group_result(name, pmf, fixed, int(np.count_nonzero(hit)), int(in_group.sum()))
+
+    def entities_test(self, name: str, entities: np.ndarray, selected: int, blocks: np.ndarray | None = None) -> TestResult:
+        """``group_test`` of a small group given as distinct entity indices, whose observed
+        selections (in ``blocks``) the caller has counted: no pass over every entity or
+        selection (a province has hundreds of thousands of inspector-year groups)."""
+        pmf, fixed = self._null_of(self.design.entity_counts(entities), blocks)
+        return _group_result(name, pmf, fixed, selected, len(entities))
+
+
+def _group_result(name: str, pmf: np.ndarray, fixed: int, selected: int, entities: int) -> TestResult:
+    s = selected - fixed
+    support = np.arange(len(pmf))
+    expected = float((support * pmf).sum()) + fixed
+    upper = float(pmf[max(s, 0):].sum()) if s < len(pmf) else 0.0
+    lower = float(pmf[:s + 1].sum()) if s >= 0 else 0.0
+    p = min(1.0, 2 * min(upper, lower))
+    return TestResult(name, float(s + fixed), p, (s + fixed) / expected if expected else None,
+                      {"expected": expected, "p_upper": min(upper, 1.0), "p_lower": min(lower, 1.0), "entities": entities})
 
 
 def _hypergeom_pmfs(N: np.ndarray, K: np.ndarray, n: np.ndarray) -> list[np.ndarray]:

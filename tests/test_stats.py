@@ -223,3 +223,47 @@ def test_a_small_group_is_counted_through_its_entities_blocks_exactly_as_by_a_pa
             counts = design.group_counts(in_group)
             want = [sum(in_group[e] for e in members) for members, _ in blocks]
             assert counts.tolist() == want == design._dense_counts(in_group).tolist()
+
+
+def test_inspector_year_groups_equal_the_test_of_each_group_as_a_mask():
+    # The per-inspector groups are built from the assignments at once and tested through their
+    # own entities (a province has hundreds of thousands); the reference tests each (inspector,
+    # year) group as a boolean mask over every entity, with group_test.
+    import datetime as dt
+    from types import SimpleNamespace
+
+    from liushuang.audit.draws import _inspector_groups
+
+    rng = np.random.default_rng(8)
+    n_entities, draws, pool = 300, 40, 6
+    blocks = [(sorted(rng.choice(n_entities, size=int(rng.integers(10, 40)), replace=False).tolist()), 0) for _ in range(draws)]
+    blocks = [(m, int(rng.integers(2, 8))) for m, _ in blocks]
+    design = tiny_design(blocks, n_entities, pool=pool)
+    chosen = [tuple(rng.choice(m, size=n, replace=False).tolist()) for m, n in blocks]
+    assigned = [[tuple(rng.choice(pool, size=2, replace=False).tolist()) if rng.random() > 0.1 else (int(rng.integers(pool)), -1)
+                 for _ in picks] for picks in chosen]
+    observed = observe(design, chosen, assigned)
+    drawn = [(dt.date(2020 + int(rng.integers(0, 4)), 3, 1) - dt.date(1970, 1, 1)).days for _ in range(draws)]
+    data = SimpleNamespace(tasks=[SimpleNamespace(drawn=d) for d in drawn])
+    null = S.NullModel(design)
+    got = _inspector_groups(data, design, observed, null)
+
+    years = np.array([(dt.date(1970, 1, 1) + dt.timedelta(days=d)).year for d in drawn])
+    block_year = years[design.block_draw]
+    handled: dict[tuple[int, int], set[int]] = {}
+    for row, e in enumerate(observed.sel_entity.tolist()):
+        for j in observed.assigned[row][observed.assigned[row] >= 0].tolist():
+            handled.setdefault((j, int(block_year[observed.sel_block[row]])), set()).add(e)
+    want = []
+    for (j, y), entities in sorted(handled.items()):
+        later = block_year == y + 1
+        if not later.any() or len(entities) < 3:
+            continue
+        mask = np.zeros(n_entities, bool)
+        mask[list(entities)] = True
+        r = null.group_test(f"I{j} 于 {y} 年检查的主体，在 {y + 1} 年", mask, observed, blocks=later)
+        if r.detail["expected"] > 0:
+            want.append(r)
+    assert len(want) >= 10
+    assert [(r.name, r.statistic, r.pvalue, r.detail) for r in got] == [(r.name, r.statistic, r.pvalue, r.detail) for r in want]
+    assert all(r.adjusted is not None for r in got)
