@@ -79,9 +79,10 @@ def audit_draws(data: DrawData, *, resamples: int = 999, seed: int = 0, user_gro
     groups: list[S.TestResult] = []
     n = design.n_entities
     for attr, label in (("region_code", "区域"), ("industry_code", "行业"), ("credit_class", "信用风险分类")):
-        values = np.array([v if v is not None else "" for v in data.attributes[attr]], dtype=object)
-        for value in sorted(set(values.tolist()) - {""}):
-            mask = values == value
+        code: dict[str, int] = {}  # compared as small integers: a province has millions of entities, hundreds of values
+        codes = np.fromiter((code.setdefault(v if v is not None else "", len(code)) for v in data.attributes[attr]), np.int64, n)
+        for value in sorted(set(code) - {""}):
+            mask = codes == code[value]
             if 0 < mask.sum() < n:
                 groups.append(null.group_test(f"{label}：{value}", mask, observed))
     related = {u for r in data.inspectors.values() for u in r.recusals}
