@@ -267,3 +267,25 @@ def test_inspector_year_groups_equal_the_test_of_each_group_as_a_mask():
     assert len(want) >= 10
     assert [(r.name, r.statistic, r.pvalue, r.detail) for r in got] == [(r.name, r.statistic, r.pvalue, r.detail) for r in want]
     assert all(r.adjusted is not None for r in got)
+
+
+def test_named_groups_are_every_region_industry_and_class_with_their_exact_tests(clean_dir):
+    from liushuang.audit import draw_data
+    from liushuang.audit.draws import audit_draws
+
+    from liushuang.policy import load_policy
+
+    data = draw_data.load(clean_dir, load_policy(), progress=False)
+    audit = audit_draws(data, resamples=19, seed=1)
+    design, observed = S.design_from(data)
+    null = S.NullModel(design)
+    want = []
+    for attr, label in (("region_code", "区域"), ("industry_code", "行业"), ("credit_class", "信用风险分类")):
+        values = data.attributes[attr]
+        for value in sorted({v for v in values if v}):
+            mask = np.array([v == value for v in values])
+            if 0 < mask.sum() < design.n_entities:
+                want.append(null.group_test(f"{label}：{value}", mask, observed))
+    named = [g for g in audit.groups if g.name.split("：")[0] in ("区域", "行业", "信用风险分类")]
+    assert len(want) >= 5 and {g.name.split("：")[0] for g in want} == {"区域", "行业", "信用风险分类"}
+    assert [(g.name, g.statistic, g.pvalue, g.detail["entities"]) for g in named] == [(g.name, g.statistic, g.pvalue, g.detail["entities"]) for g in want]
