@@ -15,6 +15,7 @@ size. Every random procedure takes an explicit ``numpy.random.Generator``.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
@@ -246,33 +247,53 @@ def bh(pvalues: np.ndarray) -> np.ndarray:
 
 # --- the null model ---------------------------------------------------------------------------
 
-def poisson_binomial_pmfs(probs: np.ndarray, owners: np.ndarray, n_owners: int) -> tuple[np.ndarray, np.ndarray]:
-    """Exact Poisson-binomial pmfs for many owners at once.
-
-    ``probs[j]`` belongs to ``owners[j]``. Returns (pmf matrix padded to the
-    longest owner, lengths). Owners are batched by their number of trials and
-    the pmf is built by the recurrence P_j(x) = P_{j-1}(x)(1-p_j) + P_{j-1}(x-1) p_j.
-    """
+def _poisson_binomial_batches(probs: np.ndarray, owners: np.ndarray, n_owners: int) -> tuple[np.ndarray, Iterator[tuple[np.ndarray, np.ndarray]]]:
+    """Each owner's number of trials, and its pmfs in batches of owners with equally many
+    trials: (owners, pmf rows). Built by the recurrence P_j(x) = P_{j-1}(x)(1-p_j) + P_{j-1}(x-1) p_j."""
     order = np.argsort(owners, kind="stable")
     probs, owners = probs[order], owners[order]
     length = np.bincount(owners, minlength=n_owners)
     start = np.concatenate([[0], np.cumsum(length)])
-    width = int(length.max()) + 1 if n_owners else 1
-    pmf = np.zeros((n_owners, width))
+
+    def batches() -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        for L in np.unique(length):
+            who = np.flatnonzero(length == L)
+            mat = probs[start[who][:, None] + np.arange(L)[None, :]]
+            p = np.zeros((len(who), L + 1))
+            p[:, 0] = 1.0
+            for j in range(L):
+                q = mat[:, j:j + 1]
+                p[:, 1:j + 2] = p[:, 1:j + 2] * (1 - q) + p[:, 0:j + 1] * q
+                p[:, 0] *= 1 - q[:, 0]
+            yield who, p
+
+    return length, batches()
+
+
+def poisson_binomial_pmfs(probs: np.ndarray, owners: np.ndarray, n_owners: int) -> tuple[np.ndarray, np.ndarray]:
+    """Exact Poisson-binomial pmfs for many owners at once.
+
+    ``probs[j]`` belongs to ``owners[j]``. Returns (pmf matrix padded to the
+    longest owner, lengths). Owners are batched by their number of trials.
+    """
+    length, batches = _poisson_binomial_batches(probs, owners, n_owners)
+    pmf = np.zeros((n_owners, int(length.max()) + 1 if n_owners else 1))
     pmf[:, 0] = 1.0
-    for L in np.unique(length):
-        if L == 0:
-            continue
-        who = np.flatnonzero(length == L)
-        mat = probs[start[who][:, None] + np.arange(L)[None, :]]
-        p = np.zeros((len(who), L + 1))
-        p[:, 0] = 1.0
-        for j in range(L):
-            q = mat[:, j:j + 1]
-            p[:, 1:j + 2] = p[:, 1:j + 2] * (1 - q) + p[:, 0:j + 1] * q
-            p[:, 0] *= 1 - q[:, 0]
-        pmf[who, :L + 1] = p
+    for who, p in batches:
+        pmf[who, :p.shape[1]] = p
     return pmf, length
+
+
+def poisson_binomial_cdfs(probs: np.ndarray, owners: np.ndarray, n_owners: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The cdfs P(X <= x) of ``poisson_binomial_pmfs``, ragged: owner e's are
+    ``cdf[start[e]:start[e] + length[e] + 1]``. Padding every owner to the longest
+    would take owners × the most trials of any (a province: millions × hundreds)."""
+    length, batches = _poisson_binomial_batches(probs, owners, n_owners)
+    start = (np.cumsum(length + 1) - (length + 1)).astype(np.int64)
+    cdf = np.empty(int(length.sum()) + n_owners)
+    for who, p in batches:
+        cdf[start[who][:, None] + np.arange(p.shape[1])[None, :]] = np.cumsum(p, axis=1)
+    return cdf, start, length
 
 
 class NullModel:
@@ -287,17 +308,15 @@ class NullModel:
         self.mean = np.bincount(design.members, weights=pi, minlength=E)
         self.var = np.bincount(design.members, weights=pi * (1 - pi), minlength=E)
         self.exposed = np.bincount(design.members, minlength=E) > 0
-        pmf, self.trials = poisson_binomial_pmfs(pi, design.members.astype(np.int64), E)
-        self.cdf = np.cumsum(pmf, axis=1)  # P(X <= x)
-        self.pmf = pmf
+        # Each entity's P(X <= x), x = 0..trials, one after the other.
+        self.cdf, self.cdf_start, self.trials = poisson_binomial_cdfs(pi, design.members.astype(np.int64), E)
 
     # per entity ------------------------------------------------------------------------
     def entity_tails(self, counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Exact P(X >= x) and P(X <= x) per entity."""
-        rows = np.arange(len(counts))
-        x = np.minimum(counts, self.cdf.shape[1] - 1)
-        lower = self.cdf[rows, x]
-        upper = 1.0 - np.where(x > 0, self.cdf[rows, np.maximum(x - 1, 0)], 0.0)
+        x = np.minimum(counts, self.trials)
+        lower = self.cdf[self.cdf_start + x]
+        upper = 1.0 - np.where(x > 0, self.cdf[self.cdf_start + np.maximum(x - 1, 0)], 0.0)
         upper = np.where(counts > self.trials, 0.0, upper)
         return np.clip(upper, 0, 1), np.clip(lower, 0, 1)
 

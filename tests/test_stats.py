@@ -289,3 +289,30 @@ def test_named_groups_are_every_region_industry_and_class_with_their_exact_tests
     named = [g for g in audit.groups if g.name.split("：")[0] in ("区域", "行业", "信用风险分类")]
     assert len(want) >= 5 and {g.name.split("：")[0] for g in want} == {"区域", "行业", "信用风险分类"}
     assert [(g.name, g.statistic, g.pvalue, g.detail["entities"]) for g in named] == [(g.name, g.statistic, g.pvalue, g.detail["entities"]) for g in want]
+
+
+def test_ragged_cdfs_equal_the_padded_pmf_matrix_and_the_tails_use_them():
+    # The null keeps each entity's cdf only as long as its trials: padding every entity to
+    # the most trials of any took owners × width (a province: millions × hundreds).
+    rng = np.random.default_rng(3)
+    owners = rng.integers(0, 400, size=3000)
+    owners[owners == 7] = 8  # an owner with no trials
+    probs = rng.uniform(0.01, 0.9, size=len(owners))
+    pmf, length = S.poisson_binomial_pmfs(probs, owners, 401)
+    cdf, start, trials = S.poisson_binomial_cdfs(probs, owners, 401)
+    np.testing.assert_array_equal(trials, length)
+    assert len(cdf) == len(owners) + 401 and trials[7] == 0 and cdf[start[7]] == 1.0
+    dense = np.cumsum(pmf, axis=1)
+    for e in range(401):
+        np.testing.assert_array_equal(cdf[start[e]:start[e] + trials[e] + 1], dense[e, :trials[e] + 1])
+    blocks = [(sorted(rng.choice(500, size=int(rng.integers(5, 60)), replace=False).tolist()), int(rng.integers(1, 5))) for _ in range(80)]
+    design = tiny_design(blocks, 500)
+    null = S.NullModel(design)
+    counts = rng.integers(0, 6, size=500)
+    upper, lower = null.entity_tails(counts)
+    pmf, trials = S.poisson_binomial_pmfs(null.pi_member, design.members.astype(np.int64), 500)
+    want_lower = [pmf[e, :min(c, trials[e]) + 1].sum() for e, c in enumerate(counts)]
+    want_upper = [pmf[e, c:].sum() if c <= trials[e] else 0.0 for e, c in enumerate(counts)]
+    np.testing.assert_allclose(lower, np.clip(want_lower, 0, 1), rtol=1e-12, atol=1e-15)
+    np.testing.assert_allclose(upper, np.clip(want_upper, 0, 1), rtol=1e-9, atol=1e-12)
+    assert (counts > trials).any() and (upper[counts > trials] == 0).all()
