@@ -65,13 +65,13 @@ def deadlines_report(data_dir: Path, policy: Policy, *, calendar_files: tuple[Pa
 
 
 def draws_report(data_dir: Path, policy: Policy, *, resamples: int = 999, seed: int = 0, groups: tuple[Path, ...] = (),
-                 site_url: str = "/", progress: bool | None = None, loaded: Any = None) -> AuditReport:
+                 site_url: str = "/", progress: bool | None = None, loaded: Any = None, verdicts: list[Any] | None = None) -> AuditReport:
     from . import draw_data
     from .draws import audit_draws, read_groups
     from .draws_report import build
 
     loaded = loaded or draw_data.load(data_dir, policy, progress=progress)
-    result = audit_draws(loaded, resamples=resamples, seed=seed, user_groups=read_groups(groups))
+    result = audit_draws(loaded, resamples=resamples, seed=seed, user_groups=read_groups(groups), verdicts=verdicts)
     s = loaded.validation.stats()
     meta = [("数据目录", str(data_dir)), ("抽取次数", str(len(loaded.tasks))),
             ("记录", f"读取 {s['read']}，通过校验 {s['accepted']}，未通过 {s['rejected']}（未通过的记录不纳入审计）"),
