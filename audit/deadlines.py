@@ -323,11 +323,12 @@ def _assessments_applied(data: AuditData) -> RuleResult:
         v.sort()
     tasks = data["inspection_tasks"]
     # Only frame members with an assessment can be in the wrong stratum: find them by index.
-    assessed = np.array(sorted(i for i, u in enumerate(data.usccs) if u in latest), dtype=np.int32)
+    assessed = np.zeros(len(data.usccs), bool)  # per entity: a look-up per member, not a set operation per frame
+    assessed[[i for i, u in enumerate(data.usccs) if u in latest]] = True
     ids, deps, bad, details = [], [], [], []
     for task_id, dept, drawn, frame in zip(tasks["task_id"], tasks["department"], tasks["drawn"], tasks["members"]):
         wrong = []
-        for pos in np.flatnonzero(np.isin(frame.entities, assessed)):
+        for pos in np.flatnonzero(assessed[frame.entities]):
             uscc, stratum = data.usccs[frame.entities[pos]], frame.names[frame.strata[pos]]
             current = [h for h in latest[uscc] if h[0] <= drawn and (h[2] == MISSING or h[2] >= drawn)]
             if current and current[-1][1] != stratum:
