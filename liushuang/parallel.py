@@ -16,6 +16,7 @@ import gc
 import multiprocessing
 import os
 import uuid
+import warnings
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager
@@ -119,7 +120,10 @@ def _map_parts(fn: Callable[[Any], Any], jobs: Sequence[Any], data: Any, part: C
     for i, job in enumerate(jobs):
         small_job, small_data = part(data, job)
         # In the task itself, not scattered: a task whose worker died can then be run again elsewhere.
-        flight.append(client.submit(_call, fn, small_job, small_data, pure=False, retries=RETRIES, key=f"{fn.__name__}-{batch}-{i}"))
+        # Such a task is megabytes by design; distributed's advice against large graphs is noise here.
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message="Sending large graph", category=UserWarning)
+            flight.append(client.submit(_call, fn, small_job, small_data, pure=False, retries=RETRIES, key=f"{fn.__name__}-{batch}-{i}"))
         del small_data
         if len(flight) >= window:
             results.append(flight.popleft().result())

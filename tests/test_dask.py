@@ -210,3 +210,20 @@ def test_a_build_refuses_dask_workers_that_cannot_see_its_folder(client, clean_d
     with parallel.engine(_Cluster(client, remote=False)):
         parallel.require_shared(tmp_path)  # every worker sees it: no error, and the marker is gone
     assert sorted(p.name for p in tmp_path.iterdir()) == beside
+
+
+def _part_size(job: int) -> int:
+    return len(parallel.shared()) + job
+
+
+def test_jobs_sent_with_a_large_part_raise_no_warning_for_the_user(client):
+    # A page slice or a search shard goes with its part of the data, megabytes by design:
+    # distributed's "Sending large graph" advice would otherwise fill the user's terminal.
+    import warnings
+
+    big = b"x" * (12 * 2**20)
+    with parallel.engine(client), warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        sizes = parallel.fork_map(_part_size, [0, 1], big, parallel=True, part=lambda data, job: (job, data))
+    assert sizes == [len(big), len(big) + 1]
+    assert not [w for w in caught if "large graph" in str(w.message)]
