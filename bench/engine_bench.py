@@ -110,6 +110,14 @@ def province(work: Path, entities: int, years: int) -> Path:
 SCALES = (("this dataset", 1.0), ("a province (≈ 10 million records)", None), ("the nation (≈ 100 million records)", None))
 
 
+def _task_table(rows: list) -> None:
+    print("\n## Per-task costs on Dask (compute time, summed over the stage's tasks)\n")
+    print("| stage | task | tasks | total (s) | per task (s) |\n|---|---|---:|---:|---:|")
+    for stage, m in rows:
+        for name, (n, total) in sorted(m["dask"][0]["tasks"].items(), key=lambda kv: -kv[1][1]):
+            print(f"| {stage} | `{name}` | {n:,} | {total:.1f} | {total / n:.3f} |")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--entities", type=int, default=300_000)
@@ -183,6 +191,11 @@ def main() -> None:
                         r = m[e][0]
                         cells += [f"{r['stages'].get(name, 0):.1f}", f"{r['peaks'][i] / 2**30:.2f}" if i < len(r["peaks"]) else "—"]
                     print(f"| {name} | " + " | ".join(cells) + " |")
+        if "dask" in engines:
+            for stage, m in rows:
+                p = sum(total for _, total in m["dask"][0]["tasks"].values())
+                print(f"\n{stage} on Dask: task compute P = {p:.1f} s, client and scheduling S = wall - P/2 = {max(0.0, m['dask'][0]['wall'] - p / 2):.1f} s")
+            _task_table(rows)
         return
     print(f"\n## {records:,} records ({what}): local engine and a 2-worker LocalCluster\n")
     print("| stage | local wall (s) | local peak (GiB) | Dask wall (s) | Dask peak (GiB) | Dask task compute P (s) | client and scheduling S (s) |")
@@ -201,11 +214,7 @@ def main() -> None:
             print(f"\n| {stage} sub-stage | local (s) | Dask (s) |\n|---|---:|---:|")
             for name, seconds in m["local"][0]["stages"].items():
                 print(f"| {name} | {seconds:.1f} | {m['dask'][0]['stages'].get(name, 0):.1f} |")
-    print("\n## Per-task costs on Dask (compute time, summed over the stage's tasks)\n")
-    print("| stage | task | tasks | total (s) | per task (s) |\n|---|---|---:|---:|---:|")
-    for stage, m in rows:
-        for name, (n, total) in sorted(m["dask"][0]["tasks"].items(), key=lambda kv: -kv[1][1]):
-            print(f"| {stage} | `{name}` | {n:,} | {total:.1f} | {total / n:.3f} |")
+    _task_table(rows)
     print("\n## Projected wall time (s) against workers: T(W) = k·S + k·P/W, summed over the stages\n")
     workers = (1, 2, 4, 8, 16, 32, 64)
     print("| scale | k | " + " | ".join(f"W={w}" for w in workers) + " |\n|---|---:|" + "---:|" * len(workers))
