@@ -62,6 +62,7 @@ def run():
         deadline_data, draw_data = audit.load_both(data, policy, progress=False)  # as `liushuang audit DATA` does
         mark("deadlines")
         audit.deadlines_report(data, policy, progress=False, loaded=deadline_data)
+        del deadline_data  # as `liushuang audit DATA` does: freed before the draws audit
         mark("draws: exact re-derivation")
         verdicts = verify_all(draw_data)
         mark("draws: statistics (199 resamples) and report")

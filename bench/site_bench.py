@@ -155,7 +155,8 @@ def run_sampled(code: str, *args: str, stages: dict[str, int] | None = None) -> 
     for t in threads:
         t.join()
     if proc.returncode:
-        raise SystemExit(f"build failed with exit code {proc.returncode}")
+        raise SystemExit(f"the measured process failed with exit code {proc.returncode}"
+                         + (" (killed: out of memory? see dmesg)" if proc.returncode == -9 else ""))
     result = json.loads(out.strip().splitlines()[-1])
     if isinstance(result, dict):
         result["peak_anon"] = anon[0]

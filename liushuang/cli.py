@@ -269,12 +269,17 @@ def _run_audits(names: list[str], index: bool, data: Path, output: Path, fail_on
             deadline_data = draw_data = None
             if "draws" in names and "deadlines" in names:  # the records validated once for both
                 deadline_data, draw_data = run.load_both(data, policy, progress=progress)
-            if "draws" in names:
-                reports.append(run.draws_report(data, policy, resamples=resamples, seed=seed, groups=groups,
-                                                site_url=site_url, progress=progress, loaded=draw_data))
+            # The deadline audit first, so its columns are freed before the draws audit's
+            # statistics, the larger of the two (a province's audit is close to this machine's memory).
+            deadlines = draws = None
             if "deadlines" in names:
-                reports.append(run.deadlines_report(data, policy, calendar_files=calendars, as_of=_as_of(as_of),
-                                                    site_url=site_url, progress=progress, loaded=deadline_data))
+                deadlines = run.deadlines_report(data, policy, calendar_files=calendars, as_of=_as_of(as_of),
+                                                 site_url=site_url, progress=progress, loaded=deadline_data)
+                deadline_data = None
+            if "draws" in names:
+                draws = run.draws_report(data, policy, resamples=resamples, seed=seed, groups=groups,
+                                         site_url=site_url, progress=progress, loaded=draw_data)
+            reports += [r for r in (draws, deadlines) if r is not None]
     except (OSError, ValueError) as exc:
         raise UsageError(str(exc)) from exc
     for report in reports:
