@@ -28,7 +28,7 @@ from scipy import stats
 from liushuang.policy import Policy
 
 from .calendar import NOT_COVERED, Calendar, day_number
-from .data import MISSING, AuditData, iso
+from .data import MISSING, AuditData, integer_codes, iso
 
 STATUSES = ("on_time", "late", "missing", "pending", "not_computable", "ok", "violation")
 GRADES = ("info", "low", "medium", "high")
@@ -87,8 +87,7 @@ class RuleResult:
         """``summary`` per department, sorted by name. The rows are grouped once
         (a province's rule has millions of rows and hundreds of departments)."""
         if self._departments is None:
-            code: dict[str, int] = {}
-            codes = np.fromiter((code.setdefault(d, len(code)) for d in self.departments), np.int64, len(self.departments))
+            codes, code = integer_codes(self.departments)
             order = np.argsort(codes, kind="stable")
             groups = np.split(order, np.cumsum(np.bincount(codes, minlength=len(code)))[:-1])
             self._departments = {d: self.summary(groups[code[d]]) for d in sorted(code)}

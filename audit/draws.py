@@ -15,7 +15,7 @@ from scipy import stats as sps
 from liushuang import parallel
 
 from . import stats as S
-from .data import iso
+from .data import integer_codes, iso
 from .draw_data import DrawData
 from .verify import FAILURES, Verdict, verify_all
 
@@ -79,9 +79,8 @@ def audit_draws(data: DrawData, *, resamples: int = 999, seed: int = 0, user_gro
     groups: list[S.TestResult] = []
     n = design.n_entities
     for attr, label in (("region_code", "区域"), ("industry_code", "行业"), ("credit_class", "信用风险分类")):
-        code: dict[str, int] = {}  # compared as small integers: a province has millions of entities, hundreds of values
-        codes = np.fromiter((code.setdefault(v if v is not None else "", len(code)) for v in data.attributes[attr]), np.int64, n)
-        for value in sorted(set(code) - {""}):
+        codes, code = integer_codes(data.attributes[attr])  # a province has millions of entities, hundreds of values
+        for value in sorted(v for v in code if v):  # not None or ""
             mask = codes == code[value]
             if 0 < mask.sum() < n:
                 groups.append(null.group_test(f"{label}：{value}", mask, observed))
