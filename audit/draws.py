@@ -161,15 +161,16 @@ def _inspector_groups(data: DrawData, design: S.Design, observed: S.Observed, nu
     sel_year = block_year[observed.sel_block]
     # (inspector, year, entity) of every assignment, distinct, sorted: one group per (inspector, year).
     rows, slots = np.nonzero(observed.assigned >= 0)
-    span = int(years.max() - years.min() + 1) if len(years) else 1
-    group = observed.assigned[rows, slots].astype(np.int64) * span + (sel_year[rows] - (years.min() if len(years) else 0))
+    first = int(years.min()) if len(years) else 0
+    span = int(years.max()) - first + 1 if len(years) else 1
+    group = observed.assigned[rows, slots].astype(np.int64) * span + (sel_year[rows] - first)
     pairs = np.unique(np.stack([group, observed.sel_entity[rows].astype(np.int64)], axis=1), axis=0)
     starts = np.flatnonzero(np.r_[True, pairs[1:, 0] != pairs[:-1, 0]]) if len(pairs) else np.zeros(0, np.int64)
     later_of: dict[int, tuple[np.ndarray, np.ndarray]] = {}
     out = []
     for start, end in zip(starts.tolist(), [*starts[1:].tolist(), len(pairs)]):
         j, y = divmod(int(pairs[start, 0]), span)
-        y += int(years.min())
+        y += first
         if y + 1 not in later_of:
             later = block_year == y + 1
             # Each entity's selections in the draws of y + 1, counted once per year.
