@@ -58,11 +58,9 @@ from liushuang.generator import pages
 from liushuang.generator.pages import display
 site, n = Path(sys.argv[1]), int(sys.argv[2])
 records = []
-with open(site / "downloads" / "penalties.jsonl", "rb") as fh:
-    for line in fh:
-        records.append(orjson.loads(line))
-        if len(records) == n:
-            break
+for path in sorted((site / "downloads" / "penalties").glob("*.jsonl"), reverse=True):  # one file per year, latest first
+    with open(path, "rb") as fh:
+        records += [orjson.loads(line) for line, _ in zip(fh, range(n - len(records)))]
 titles = schemas.titles("penalties")
 with tempfile.TemporaryDirectory() as tmp:
     tmp = Path(tmp)
@@ -180,7 +178,7 @@ def first_queries(site: Path, data: Path) -> list[dict]:
     base = f"http://127.0.0.1:{server.server_port}/"
     with open(data / "entities.jsonl", "rb") as fh:
         entity = json.loads(fh.readline())
-    with open(site / "downloads" / "penalties.jsonl", "rb") as fh:
+    with open(max((site / "downloads" / "penalties").glob("*.jsonl")), "rb") as fh:  # one file per year: the latest
         penalty = json.loads(fh.readline())
     queries = [("name fragment", entity["name"][2:6]), ("full USCC", entity["uscc"]), ("decision number", penalty["decision_number"])]
     results = []
