@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -13,6 +14,7 @@ import numpy as np
 from scipy import stats as sps
 
 from liushuang import parallel
+from liushuang.progress import Steps
 
 from . import stats as S
 from .data import integer_codes, iso
@@ -55,14 +57,21 @@ def read_groups(paths: tuple[Path, ...]) -> dict[str, set[str]]:
 
 
 def audit_draws(data: DrawData, *, resamples: int = 999, seed: int = 0, user_groups: dict[str, set[str]] | None = None,
-                alpha: float = ALPHA, verdicts: list[Verdict] | None = None) -> DrawsAudit:
-    """Verify every draw (unless ``verdicts`` are given), then the statistics."""
-    verdicts = verify_all(data) if verdicts is None else verdicts
-    design, observed = S.design_from(data)
-    null = S.NullModel(design)
+                alpha: float = ALPHA, verdicts: list[Verdict] | None = None,
+                echo: Callable[[str], None] | None = None) -> DrawsAudit:
+    """Verify every draw (unless ``verdicts`` are given), then the statistics;
+    each step announced on ``echo`` (a province's take minutes each)."""
+    step = Steps(echo)
+    if verdicts is None:
+        with step("verify", f"逐次复算抽取（{len(data.tasks)} 次）"):
+            verdicts = verify_all(data)
+    with step("null", "抽取统计：设计与零假设模型"):
+        design, observed = S.design_from(data)
+        null = S.NullModel(design)
 
     # Global tests (Holm): diffuse favouritism, entities never drawn, list order.
-    t_sim, z_sim = monte_carlo(design, null, resamples, seed)
+    with step("monte-carlo", f"抽取统计：蒙特卡罗重抽 {resamples} 次"):
+        t_sim, z_sim = monte_carlo(design, null, resamples, seed)
     t_obs = S.diffuse_statistic(null, observed.counts)
     z_obs = S.zeros_statistic(null, observed.counts)
     global_tests = [
@@ -75,6 +84,34 @@ def audit_draws(data: DrawData, *, resamples: int = 999, seed: int = 0, user_gro
     for test, adj in zip(global_tests, S.holm([t.pvalue for t in global_tests])):
         test.adjusted = adj
 
+    with step("groups", "抽取统计：分组、检查人员与单个主体的检验"):
+        groups, inspector_groups, leads, entity_p, entity_q = _group_tests(data, design, observed, null, user_groups, alpha)
+    with step("pairs", "抽取统计：人员配对与工作量检验"):
+        pairs, pair_info = S.pairing_test(design, observed, alpha)
+        workload = S.workload_test(design, observed)
+        for w, q in zip(workload, S.bh(np.array([w.pvalue for w in workload]))):
+            w.adjusted = float(q)
+    with step("power", "抽取统计：检验力"):
+        power = power_statements(null, design, data, alpha, len(groups), pair_info)
+
+    classes = np.array([v or "" for v in data.attributes["credit_class"]], dtype=object)
+    by_class = [(c, float(observed.counts[classes == c].sum()), float(null.mean[classes == c].sum())) for c in sorted(set(classes.tolist()) - {""})]
+    fam = S.family_pvalues(global_tests, groups, entity_q, pairs, workload)
+    fam["inspector_groups"] = float(min([g.adjusted for g in inspector_groups if g.adjusted is not None], default=1.0))
+    adjusted = S.holm(list(fam.values()))
+    audit = DrawsAudit(verdicts, global_tests, groups, inspector_groups, leads, pairs, pair_info, workload,
+                       power, entity_p, by_class, resamples, seed,
+                       {k: (v, a) for (k, v), a in zip(fam.items(), adjusted)})
+    nv = sum(v.status == "not_verifiable" for v in verdicts)
+    if nv:
+        audit.notes.append(f"{nv} 次抽取未记录算法或种子，无法逐一复核，只能用统计方法检验（统计方法只能发现较大或成组的偏差）。")
+    return audit
+
+
+def _group_tests(data: DrawData, design: S.Design, observed: S.Observed, null: S.NullModel, user_groups: dict[str, set[str]] | None,
+                 alpha: float) -> tuple[list[S.TestResult], list[S.TestResult], list[dict[str, Any]], np.ndarray, np.ndarray]:
+    """Named groups, inspectors' groups and the entity scan: the tests, the leads, and
+    each exposed entity's upper-tail p and smaller q."""
     # Named groups (BH): districts, industries, credit classes, recusal-related entities, user groups.
     groups: list[S.TestResult] = []
     n = design.n_entities
@@ -108,24 +145,7 @@ def audit_draws(data: DrawData, *, resamples: int = 999, seed: int = 0, user_gro
                       "p_upper": float(upper[e]), "p_lower": float(lower[e]), "q": float(min(q_up[pos], q_low[pos])),
                       "direction": "favoured" if q_up[pos] < q_low[pos] else "protected"})
     leads.sort(key=lambda x: x["q"])
-
-    pairs, pair_info = S.pairing_test(design, observed, alpha)
-    workload = S.workload_test(design, observed)
-    for w, q in zip(workload, S.bh(np.array([w.pvalue for w in workload]))):
-        w.adjusted = float(q)
-
-    classes = np.array([v or "" for v in data.attributes["credit_class"]], dtype=object)
-    by_class = [(c, float(observed.counts[classes == c].sum()), float(null.mean[classes == c].sum())) for c in sorted(set(classes.tolist()) - {""})]
-    fam = S.family_pvalues(global_tests, groups, np.minimum(q_up, q_low), pairs, workload)
-    fam["inspector_groups"] = float(min([g.adjusted for g in inspector_groups if g.adjusted is not None], default=1.0))
-    adjusted = S.holm(list(fam.values()))
-    audit = DrawsAudit(verdicts, global_tests, groups, inspector_groups, leads, pairs, pair_info, workload,
-                       power_statements(null, design, data, alpha, len(groups), pair_info), upper[exposed], by_class, resamples, seed,
-                       {k: (v, a) for (k, v), a in zip(fam.items(), adjusted)})
-    nv = sum(v.status == "not_verifiable" for v in verdicts)
-    if nv:
-        audit.notes.append(f"{nv} 次抽取未记录算法或种子，无法逐一复核，只能用统计方法检验（统计方法只能发现较大或成组的偏差）。")
-    return audit
+    return groups, inspector_groups, leads, upper[exposed], np.minimum(q_up, q_low)
 
 
 MC_STREAMS = 8  # fixed, so the result depends on the seed only, not on the number of workers
@@ -147,10 +167,14 @@ def _mc_stream(job: tuple[int, int, int]) -> tuple[np.ndarray, np.ndarray]:
 def monte_carlo(design: S.Design, null: S.NullModel, resamples: int, seed: int,
                 workers: int | None = None) -> tuple[np.ndarray, np.ndarray]:
     """``resamples`` fair re-runs of the recorded design, in MC_STREAMS
-    independent streams spawned from ``seed`` (worker processes when large)."""
+    independent streams spawned from ``seed`` (worker processes when large).
+    The workers get the blocks and the entities' moments only: on Dask they are
+    sent to every worker, and the pools, names and exact nulls are not needed."""
     jobs = [(seed, s, resamples // MC_STREAMS + (s < resamples % MC_STREAMS)) for s in range(MC_STREAMS)]
     big = resamples * len(design.members) > 200_000_000
-    parts = parallel.fork_map(_mc_stream, jobs, (design, null), parallel=big or workers is not None, workers=workers)
+    blocks = design.blocks_only()
+    _ = blocks.flipped_member_counts  # computed once here, not in every worker
+    parts = parallel.fork_map(_mc_stream, jobs, (blocks, null.moments()), parallel=big or workers is not None, workers=workers)
     return np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
 
 

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from html import escape
 from pathlib import Path
 from typing import Any
 
 from liushuang.policy import Policy
+from liushuang.progress import Steps
 
 from . import data as audit_data
 from .calendar import Calendar, from_day_number
@@ -65,18 +67,21 @@ def deadlines_report(data_dir: Path, policy: Policy, *, calendar_files: tuple[Pa
 
 
 def draws_report(data_dir: Path, policy: Policy, *, resamples: int = 999, seed: int = 0, groups: tuple[Path, ...] = (),
-                 site_url: str = "/", progress: bool | None = None, loaded: Any = None, verdicts: list[Any] | None = None) -> AuditReport:
+                 site_url: str = "/", progress: bool | None = None, loaded: Any = None, verdicts: list[Any] | None = None,
+                 echo: Callable[[str], None] | None = None) -> AuditReport:
     from . import draw_data
     from .draws import audit_draws, read_groups
     from .draws_report import build
 
     loaded = loaded or draw_data.load(data_dir, policy, progress=progress)
-    result = audit_draws(loaded, resamples=resamples, seed=seed, user_groups=read_groups(groups), verdicts=verdicts)
+    result = audit_draws(loaded, resamples=resamples, seed=seed, user_groups=read_groups(groups), verdicts=verdicts,
+                         echo=echo)
     s = loaded.validation.stats()
     meta = [("数据目录", str(data_dir)), ("抽取次数", str(len(loaded.tasks))),
             ("记录", f"读取 {s['read']}，通过校验 {s['accepted']}，未通过 {s['rejected']}（未通过的记录不纳入审计）"),
             ("蒙特卡罗", f"{resamples} 次，随机种子 {seed}（同样的数据和种子得到同样的报告）")]
-    report = build(result, meta, site_url=site_url)
+    with Steps(echo)("report", "抽取审计报告"):
+        report = build(result, meta, site_url=site_url)
     if s["rejected"]:
         report.findings.append(Finding("records-rejected", "记录未通过校验", "info", "全部", s["rejected"],
                                        f"{s['rejected']} 条记录未通过数据校验，未纳入审计"))

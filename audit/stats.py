@@ -53,6 +53,11 @@ class Design:
         """How often each entity is a member of a flipped block."""
         return np.bincount(self.members[np.repeat(self.flipped, self.block_size)], minlength=self.n_entities)
 
+    def blocks_only(self) -> Design:
+        """The blocks without the draws' pools and inspector names: what simulating counts reads."""
+        return Design(self.n_entities, self.block_draw, self.block_size, self.block_sample, self.offsets, self.members,
+                      [], self.k, [])
+
     def member_block(self) -> np.ndarray:
         return np.repeat(np.arange(self.n_blocks), self.block_size)
 
@@ -296,6 +301,14 @@ def poisson_binomial_cdfs(probs: np.ndarray, owners: np.ndarray, n_owners: int) 
     return cdf, start, length
 
 
+@dataclass
+class Moments:
+    """Each entity's null mean and variance of its selections, and whether it was ever in a frame."""
+    mean: np.ndarray
+    var: np.ndarray
+    exposed: np.ndarray
+
+
 class NullModel:
     """Everything the tests need that depends on the design only."""
 
@@ -310,6 +323,9 @@ class NullModel:
         self.exposed = np.bincount(design.members, minlength=E) > 0
         # Each entity's P(X <= x), x = 0..trials, one after the other.
         self.cdf, self.cdf_start, self.trials = poisson_binomial_cdfs(pi, design.members.astype(np.int64), E)
+
+    def moments(self) -> Moments:
+        return Moments(self.mean, self.var, self.exposed)
 
     # per entity ------------------------------------------------------------------------
     def entity_tails(self, counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -409,12 +425,12 @@ def _convolve_all(parts: list[np.ndarray]) -> np.ndarray:
 
 # --- the tests -----------------------------------------------------------------------------
 
-def diffuse_statistic(null: NullModel, counts: np.ndarray) -> float:
+def diffuse_statistic(null: NullModel | Moments, counts: np.ndarray) -> float:
     ok = null.var > 0
     return float((((counts[ok] - null.mean[ok]) ** 2) / null.var[ok]).sum())
 
 
-def zeros_statistic(null: NullModel, counts: np.ndarray) -> int:
+def zeros_statistic(null: NullModel | Moments, counts: np.ndarray) -> int:
     return int(np.count_nonzero(null.exposed & (counts == 0)))
 
 
@@ -429,7 +445,99 @@ def order_test(design: Design, observed: Observed) -> TestResult:
                       {"mean_position": float(np.mean(u)), "selections": int(len(u))})
 
 
-def pairing_test(design: Design, observed: Observed, alpha: float = 0.05) -> tuple[list[TestResult], dict[str, Any]]:
+PAIR_CHUNK = 4_000_000  # (selection, pool member) rows per pairing job: its arrays stay in the hundreds of MB
+
+
+@dataclass
+class PairInput:
+    """What the pairing test reads: the selections of entities selected twice or
+    more, sorted by entity (an entity selected once can never make a significant
+    pair), and the draws' pools."""
+    entity: np.ndarray
+    draw: np.ndarray
+    assigned: np.ndarray  # per row × k_max: inspector index, -1 where none
+    pools: list[np.ndarray]
+    k: np.ndarray
+    n_inspectors: int
+    alpha: float
+
+    def rows(self, a: int, b: int) -> PairInput:
+        return PairInput(self.entity[a:b], self.draw[a:b], self.assigned[a:b], self.pools, self.k, self.n_inspectors, self.alpha)
+
+    def chunks(self, size: int = PAIR_CHUNK) -> list[tuple[int, int]]:
+        """Row ranges of about ``size`` (selection, pool member) rows each, cut between
+        entities: every pair is then counted within one range."""
+        if not len(self.entity):
+            return []
+        width = np.array([len(self.pools[d]) for d in self.draw.tolist()], dtype=np.int64)
+        before = np.cumsum(width) - width
+        starts = np.flatnonzero(np.r_[True, self.entity[1:] != self.entity[:-1]])
+        bucket = before[starts] // size
+        cuts = starts[np.r_[True, bucket[1:] != bucket[:-1]]].tolist()
+        return list(zip(cuts, [*cuts[1:], len(self.entity)]))
+
+
+@dataclass
+class PairPart:
+    """One range's share of the pairing test; the reduction needs only these."""
+    pairs: int  # pairs of two or more trials
+    small: np.ndarray  # their smallest attainable p, where <= alpha (all that Tarone's K depends on)
+    key: np.ndarray  # candidates (attainable p <= alpha, seen twice or more): entity * J + inspector
+    min_p: np.ndarray
+    count: np.ndarray
+    p: np.ndarray
+    expected: np.ndarray
+    trials: np.ndarray
+
+
+def pair_part(inp: PairInput) -> PairPart:
+    """The pairing test's counts and candidates' exact p-values over ``inp``'s rows."""
+    J = max(inp.n_inspectors, 1)
+    width = np.array([len(inp.pools[d]) for d in inp.draw.tolist()], dtype=np.int64)
+    none = np.zeros(0)
+    if not width.sum():
+        return PairPart(0, none, np.zeros(0, np.int64), none, np.zeros(0, np.int64), none, none, np.zeros(0, np.int64))
+    row_of = np.repeat(np.arange(len(width)), width)
+    inspector = np.concatenate([inp.pools[d] for d in inp.draw.tolist()]).astype(np.int64)
+    prob = np.repeat(np.minimum(1.0, inp.k[inp.draw] / np.maximum(width, 1)), width)
+    key = inp.entity[row_of].astype(np.int64) * J + inspector
+    del row_of, inspector
+    uniq, inv, trials = np.unique(key, return_inverse=True, return_counts=True)
+    min_p = np.exp(np.bincount(inv, weights=np.log(prob), minlength=len(uniq)))
+    keep = trials >= 2
+    small = keep & (min_p <= inp.alpha)
+    got = inp.assigned >= 0
+    seen, seen_count = np.unique(np.repeat(inp.entity.astype(np.int64), got.sum(axis=1)) * J + inp.assigned[got], return_counts=True)
+    count = np.zeros(len(uniq), np.int64)
+    at = np.searchsorted(uniq, seen)
+    inside = at < len(uniq)
+    inside[inside] = uniq[at[inside]] == seen[inside]
+    count[at[inside]] = seen_count[inside]
+    cand = np.flatnonzero(small & (count >= 2))
+    p = np.zeros(len(cand))
+    if len(cand):
+        rank = np.full(len(uniq), -1, np.int64)
+        rank[cand] = np.arange(len(cand))
+        want = rank[inv] >= 0
+        pmf, length = poisson_binomial_pmfs(prob[want], rank[inv][want], len(cand))
+        # Each row trimmed to its own trials: the sum does not depend on what else shares the batch.
+        p = np.array([pmf[n, c:length[n] + 1].sum() for n, c in enumerate(count[cand].tolist())])
+    expected = np.bincount(inv, weights=prob, minlength=len(uniq))[cand]
+    return PairPart(int(keep.sum()), min_p[small], uniq[cand], min_p[cand], count[cand], p, expected, trials[cand])
+
+
+def _pair_job(bounds: tuple[int, int]) -> PairPart:
+    from liushuang import parallel
+
+    return pair_part(parallel.shared().rows(*bounds))
+
+
+def _pair_rows(data: PairInput, bounds: tuple[int, int]) -> tuple[tuple[int, int], PairInput]:
+    return (0, bounds[1] - bounds[0]), data.rows(*bounds)
+
+
+def pairing_test(design: Design, observed: Observed, alpha: float = 0.05, *,
+                 chunk: int = PAIR_CHUNK) -> tuple[list[TestResult], dict[str, Any]]:
     """Inspector–entity pairs seen together more often than k/M allows.
 
     For each (inspector, entity) pair, over the draws that selected the entity
@@ -438,50 +546,41 @@ def pairing_test(design: Design, observed: Observed, alpha: float = 0.05) -> tup
     first (Tarone 1990): m(K) pairs whose smallest attainable p (all the
     probabilities multiplied) is ≤ α/K, with the smallest K such that
     m(K) ≤ K; the remaining pairs are tested at α/K (Bonferroni).
+
+    Map-reduce over ranges of entities (``chunk`` rows each, in worker processes
+    or on the Dask engine when there are several): a range's pairs are its own,
+    and Tarone's K needs only the attainable p-values at or below α (m(K) for
+    K >= 1 counts no others). A province has tens of millions of (selection,
+    pool member) rows; one pass over all of them took gigabytes at once.
     """
-    J = max(len(design.inspector_names), 1)
-    draw = design.block_draw[observed.sel_block]
+    from liushuang import parallel
+
     multi = np.bincount(observed.sel_entity, minlength=design.n_entities)[observed.sel_entity] >= 2
-    rows = np.flatnonzero(multi)  # an entity drawn once can never make a significant pair
-    sizes = np.array([len(design.pools[d]) for d in draw[rows]], dtype=np.int64)
-    empty = {"pairs": 0, "testable": 0, "tarone_k": 1}
-    if not len(rows) or not sizes.sum():
-        return [], empty
-    row_of = np.repeat(rows, sizes)
-    inspector = np.concatenate([design.pools[d] for d in draw[rows]]).astype(np.int64)
-    prob = np.repeat(np.minimum(1.0, design.k[draw[rows]] / np.maximum(sizes, 1)), sizes)
-    key = observed.sel_entity[row_of] * J + inspector
-    uniq, inv, trials = np.unique(key, return_inverse=True, return_counts=True)
-    log_min = np.bincount(inv, weights=np.log(prob), minlength=len(uniq))
-    keep = trials >= 2
-    min_p = np.exp(log_min[keep])
+    rows = np.flatnonzero(multi)
+    rows = rows[np.argsort(observed.sel_entity[rows], kind="stable")]
+    inp = PairInput(observed.sel_entity[rows], design.block_draw[observed.sel_block[rows]], observed.assigned[rows],
+                    design.pools, design.k, len(design.inspector_names), alpha)
+    ranges = inp.chunks(chunk)
+    if len(ranges) > 1:
+        parts = parallel.fork_map(_pair_job, ranges, inp, parallel=len(ranges) > 2, part=_pair_rows)
+    else:
+        parts = [pair_part(inp)] if ranges else []
+    if not sum(len(p.small) + p.pairs for p in parts):
+        return [], {"pairs": 0, "testable": 0, "tarone_k": 1}
+    small = np.sort(np.concatenate([p.small for p in parts]))
     # Tarone: the smallest K with m(K) = #{min_p <= alpha/K} <= K; m falls as K grows, so search it on sorted min_p.
-    ordered = np.sort(min_p)
-    Ks = np.arange(1, len(min_p) + 2)
-    m_of_K = np.searchsorted(ordered, alpha / Ks, side="right")
+    Ks = np.arange(1, len(small) + 2)
+    m_of_K = np.searchsorted(small, alpha / Ks, side="right")
     K = int(Ks[np.argmax(m_of_K <= Ks)])
-    testable_keys = uniq[keep][min_p <= alpha / K]
-    info = {"pairs": int(keep.sum()), "testable": int(len(testable_keys)), "tarone_k": K}
-    if not len(testable_keys):
-        return [], info
-    got = observed.assigned[observed.assigned >= 0]
-    got_key = np.repeat(observed.sel_entity, (observed.assigned >= 0).sum(axis=1)) * J + got
-    seen, counts = np.unique(got_key, return_counts=True)
-    count_of = dict(zip(seen.tolist(), counts.tolist()))
-    candidates = [k for k in testable_keys.tolist() if count_of.get(k, 0) >= 2]
+    info = {"pairs": sum(p.pairs for p in parts), "testable": int(np.searchsorted(small, alpha / K, side="right")), "tarone_k": K}
+    J = max(len(design.inspector_names), 1)
     results = []
-    if candidates:
-        prob_sum = np.bincount(inv, weights=prob, minlength=len(uniq))
-        want = np.isin(key, candidates)
-        pmf, _ = poisson_binomial_pmfs(prob[want], np.searchsorted(np.array(candidates), key[want]), len(candidates))
-        for n, k in enumerate(candidates):
-            c = count_of[k]
-            p = float(pmf[n, c:].sum())
-            e, j = divmod(k, J)
-            u = int(np.searchsorted(uniq, k))
-            expected = float(prob_sum[u])
-            results.append(TestResult("pair", float(c), p, c / expected, {"inspector": design.inspector_names[j], "entity": int(e),
-                                                                      "expected": expected, "draws": int(trials[u])},
+    for part in parts:
+        for n in np.flatnonzero(part.min_p <= alpha / K).tolist():
+            e, j = divmod(int(part.key[n]), J)
+            c, p, expected = int(part.count[n]), float(part.p[n]), float(part.expected[n])
+            results.append(TestResult("pair", float(c), p, c / expected, {"inspector": design.inspector_names[j], "entity": e,
+                                                                      "expected": expected, "draws": int(part.trials[n])},
                                       adjusted=min(1.0, p * K)))
     return results, info
 

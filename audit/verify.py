@@ -14,6 +14,9 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
+from liushuang.generator.report import Report
+
 from liushuang import parallel
 
 from . import draw as drawing
@@ -145,13 +148,39 @@ def _verify_range(bounds: tuple[int, int]) -> list[Verdict]:
     return [verify(t, data) for t in data.tasks[bounds[0]:bounds[1]]]
 
 
+def tasks_part(data: DrawData, bounds: tuple[int, int]) -> tuple[tuple[int, int], DrawData]:
+    """A range of tasks with only the entities they name, renumbered: what a Dask
+    worker needs to verify them. (Every worker receiving a province's whole
+    DrawData would hold a copy of it each, on top of the client's.)"""
+    from dataclasses import replace
+
+    tasks = data.tasks[bounds[0]:bounds[1]]
+    named = [t.frame for t in tasks] + [t.selections for t in tasks] + [np.array([e for e, _ in t.assignments], np.int64) for t in tasks]
+    used = np.unique(np.concatenate(named).astype(np.int64)) if named else np.zeros(0, np.int64)
+
+    def local(e: np.ndarray) -> np.ndarray:
+        return np.searchsorted(used, e).astype(e.dtype)
+
+    departments = {t.department for t in tasks}
+    people = {p for t in tasks for p in t.inspector_pool or ()} | {p for t in tasks for _, ps in t.assignments for p in ps}
+    inspectors = {i: r for i, r in data.inspectors.items() if i in people or r.department in departments}
+    part = DrawData([data.usccs[e] for e in used.tolist()], {}, data.in_roster[used],
+                    {"status": [data.attributes["status"][e] for e in used.tolist()]}, inspectors,
+                    [replace(t, frame=local(t.frame), selections=local(t.selections),
+                             assignments=[(int(np.searchsorted(used, e)), people) for e, people in t.assignments]) for t in tasks],
+                    Report(""))
+    return (0, len(tasks)), part
+
+
 def verify_all(data: DrawData, workers: int | None = None) -> list[Verdict]:
     """Every task's verdict, in task order; draws are independent, so large
-    audits spread them over worker processes (forked: they share ``data``)."""
+    audits spread them over worker processes (forked: they share ``data``),
+    or over the Dask engine's workers, each sent its own tasks alone."""
     step = max(1, len(data.tasks) // 16)
     ranges = [(i, min(i + step, len(data.tasks))) for i in range(0, len(data.tasks), step)]
     big = sum(len(t.frame) for t in data.tasks) >= 2_000_000
-    return [v for chunk in parallel.fork_map(_verify_range, ranges, data, parallel=big, workers=workers) for v in chunk]
+    return [v for chunk in parallel.fork_map(_verify_range, ranges, data, parallel=big, workers=workers, part=tasks_part)
+            for v in chunk]
 
 
 def _roster_checks(task: TaskDraw, data: DrawData, fail: Any) -> None:

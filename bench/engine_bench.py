@@ -65,8 +65,9 @@ def run():
         del deadline_data  # as `liushuang audit DATA` does: freed before the draws audit
         mark("draws: exact re-derivation")
         verdicts = verify_all(draw_data)
-        mark("draws: statistics (199 resamples) and report")
-        audit.draws_report(data, policy, resamples=199, seed=1, progress=False, loaded=draw_data, verdicts=verdicts)
+        # The statistics' own steps (model, Monte Carlo with 199 re-runs, tests, report), each its own sub-stage.
+        audit.draws_report(data, policy, resamples=199, seed=1, progress=False, loaded=draw_data, verdicts=verdicts,
+                           echo=lambda m: mark("draws: " + m[2:]) if m.startswith("… ") else None)
         mark("end")
         return {"stages": {a[0]: b[1] - a[1] for a, b in zip(marks, marks[1:])}}
     raise SystemExit(stage)

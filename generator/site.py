@@ -22,10 +22,8 @@ import os
 import re
 import shutil
 import subprocess
-import time
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -36,6 +34,7 @@ import orjson
 from liushuang import schemas
 from liushuang.parallel import fork_map, require_shared, trim_heap
 from liushuang.policy import Policy
+from liushuang.progress import Steps
 
 from . import pages
 from .pages import LABEL, SiteData, UnsafePath, Writer, safe_join
@@ -63,21 +62,6 @@ class BuildReport:
         return all(c["input"] == c["published"] + sum(c["withheld"].values()) + c["rejected"] for c in self.counts.values())
 
 
-class _Stages:
-    def __init__(self, report: BuildReport, echo: Callable[[str], None] | None) -> None:
-        self.report, self.echo = report, echo
-
-    @contextmanager
-    def __call__(self, name: str, label: str) -> Iterator[None]:
-        if self.echo:
-            self.echo(f"… {label}")
-        start = time.perf_counter()
-        yield
-        self.report.stages[name] = round(time.perf_counter() - start, 3)
-        if self.echo:
-            self.echo(f"✓ {label}（{self.report.stages[name]:.1f} 秒）")
-
-
 def build(data_dir: str | Path, out: str | Path, policy: Policy, *, build_date: dt.date, page_size: int = 50,
           progress: bool | None = None, site_url: str = "http://127.0.0.1:8000/", workers: int | None = None,
           search: bool = True, narrative: bool = True, audit_dir: str | Path | None = None,
@@ -86,7 +70,7 @@ def build(data_dir: str | Path, out: str | Path, policy: Policy, *, build_date: 
     out.parent.mkdir(parents=True, exist_ok=True)
     with spilled(out.parent) as spill:  # the published records' JSON: in a file, not on the heap
         report = BuildReport(build_date.isoformat())
-        stage = _Stages(report, echo)
+        stage = Steps(echo, report.stages)
         publisher = Publisher(policy, build_date)
         store: dict[str, list[dict[str, Any]]] = {k: [] for k in STORE_KINDS}
 
@@ -167,7 +151,7 @@ def build(data_dir: str | Path, out: str | Path, policy: Policy, *, build_date: 
         return report
 
 
-def _render(root: Path, data: SiteData, stage: _Stages, report: BuildReport, *, workers: int | None, site_url: str,
+def _render(root: Path, data: SiteData, stage: Steps, report: BuildReport, *, workers: int | None, site_url: str,
             audit_dir: str | Path | None, known: dict[str, dict[str, Any]]) -> None:
     """Write every jinja2 page and the other files; ``known`` collects the manifest
     entries of the pages and downloads (hashed as they were written, not read back)."""

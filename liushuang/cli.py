@@ -278,7 +278,8 @@ def _run_audits(names: list[str], index: bool, data: Path, output: Path, fail_on
                 deadline_data = None
             if "draws" in names:
                 draws = run.draws_report(data, policy, resamples=resamples, seed=seed, groups=groups,
-                                         site_url=site_url, progress=progress, loaded=draw_data)
+                                         site_url=site_url, progress=progress, loaded=draw_data,
+                                         echo=lambda m: click.echo(m, err=True))
             reports += [r for r in (draws, deadlines) if r is not None]
     except (OSError, ValueError) as exc:
         raise UsageError(str(exc)) from exc

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import sys
 import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from types import TracebackType
 
 
@@ -40,3 +42,22 @@ class Progress:
             self._draw(time.monotonic())
             sys.stderr.write("\n")
             sys.stderr.flush()
+
+
+class Steps:
+    """The named steps of a long run: "… label" on ``echo`` when one starts and
+    "✓ label（n 秒）" when it ends; the seconds kept in ``seconds`` by name."""
+
+    def __init__(self, echo: Callable[[str], None] | None, seconds: dict[str, float] | None = None) -> None:
+        self.echo = echo
+        self.seconds = {} if seconds is None else seconds
+
+    @contextmanager
+    def __call__(self, name: str, label: str) -> Iterator[None]:
+        if self.echo:
+            self.echo(f"… {label}")
+        start = time.perf_counter()
+        yield
+        self.seconds[name] = round(time.perf_counter() - start, 3)
+        if self.echo:
+            self.echo(f"✓ {label}（{self.seconds[name]:.1f} 秒）")

@@ -144,6 +144,11 @@ def test_audit_writes_reports_and_index(clean_dir: Path, tmp_path: Path):
     assert "claim" in doc["results"]["rules"]
     html = (tmp_path / "rep" / "deadlines.html").read_text(encoding="utf-8")
     assert "<svg" in html and "<script" not in html and "http://" not in html.replace("http://www.w3.org/2000/svg", "")
+    # The draws audit's steps, each announced and then timed, on stderr (not in the reports).
+    for label in ("逐次复算抽取", "设计与零假设模型", "蒙特卡罗重抽 999 次", "人员配对与工作量检验", "检验力"):
+        assert "… " in r.stderr and any(line.startswith("✓ ") and label in line and line.endswith("秒）")
+                                        for line in r.stderr.splitlines()), label
+    assert "蒙特卡罗" not in r.stdout
 
 
 def test_audit_fail_on_and_usage_errors(clean_dir: Path, tmp_path: Path):

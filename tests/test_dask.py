@@ -105,6 +105,19 @@ def test_dask_draws_audit_is_identical(client, clean_dir: Path):
     assert remote.to_json() == local.to_json()
 
 
+def test_dask_pairing_test_maps_over_ranges_of_entities(client):
+    # Each job is sent its own entities' selections; the reduction on the client gives the local result.
+    from liushuang.audit import stats as S
+    from test_stats import pairing_case
+
+    design, obs = pairing_case()
+    local = S.pairing_test(design, obs, chunk=200)
+    with parallel.engine(client):
+        remote = S.pairing_test(design, obs, chunk=200)
+    assert remote[1] == local[1] and local[1]["testable"] > 0
+    assert [(r.pvalue, r.detail) for r in remote[0]] == [(r.pvalue, r.detail) for r in local[0]]
+
+
 def test_killed_worker_mid_build_still_gives_the_same_site(client, local_site: Path, clean_dir: Path, tmp_path: Path):
     pids = client.run(os.getpid)
     victim = sorted(pids.values())[0]

@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 from liushuang.audit import draw as D
 from liushuang.audit import draw_data
 from liushuang.audit.sha256prng import Sha256Prng, sample_by_index
-from liushuang.audit.verify import FAILURES, verify
+from liushuang.audit.verify import FAILURES, tasks_part, verify
 
 from liushuang import ids
 from liushuang.cli import main
@@ -258,6 +258,34 @@ def test_roster_failures(tmp_path: Path):
     data = draw_data.load(tmp_path / "data", load_policy(), progress=False)
     slugs = verify(data.tasks[0], data).slugs()
     assert {"inspector-inactive", "inspector-wrong-department", "inspector-recused", "frame-inactive-entity"} <= slugs
+
+
+def test_a_range_of_tasks_verifies_alone_as_in_the_whole_data(tmp_path: Path):
+    # What a Dask worker gets: its tasks and only the entities they name, renumbered.
+    tasks = []
+    for n, change in enumerate([_recused, _add_outsider, _swap_selection, lambda t: None, _swap_inspector]):
+        task = _verified_task(tmp_path)
+        change(task)
+        task["task_id"] = f"RW1-{n}"
+        tasks.append(task)
+    roster = [inspector(f"ZF{i}") for i in range(1, 6)]
+    roster[0]["recusals"] = [{"uscc": uscc(1), "reason": "亲属"}]
+    roster[2]["active_to"] = "2026-01-01"
+    roster[3]["department"] = "大连市生态环境局"
+    ents = [entity(i, "A" if i % 3 else "D") for i in range(1, 61)]
+    ents[1]["status"] = "注销"
+    write(tmp_path / "data", inspectors=roster, entities=ents, inspection_tasks=tasks)
+    data = draw_data.load(tmp_path / "data", load_policy(), progress=False)
+    whole = [verify(t, data) for t in data.tasks]
+    seen = set().union(*(v.slugs() for v in whole))
+    assert len(whole) == 5 and {"frame-not-in-roster", "inspector-recused", "frame-inactive-entity", "inspector-inactive"} <= seen
+    for bounds in [(0, 5), (0, 1), (1, 2), (2, 5), (4, 5)]:
+        job, part = tasks_part(data, bounds)
+        assert job == (0, bounds[1] - bounds[0]) and [t.task_id for t in part.tasks] == [t.task_id for t in data.tasks[slice(*bounds)]]
+        assert [verify(t, part) for t in part.tasks] == whole[slice(*bounds)]
+    outsider = data.index[uscc(99)]
+    alone = [b for b in [(0, 1), (1, 2), (2, 3), (3, 4), (4, 5)] if outsider not in data.tasks[b[0]].frame.tolist()]
+    assert alone and all(len(tasks_part(data, b)[1].usccs) < len(data.usccs) for b in alone)  # the outsider is not sent
 
 
 def test_inspector_not_on_roster(tmp_path: Path):

@@ -148,6 +148,36 @@ def test_pairing_with_tarone_by_hand():
     assert all(r.pvalue == pytest.approx(0.2**4) and r.adjusted == pytest.approx(10 * 0.2**4) for r in results)
 
 
+def pairing_case() -> tuple[S.Design, S.Observed]:
+    """40 entities in 60 draws of 8, pools of 6 (k = 2); entity 5 always gets inspectors 0 and 1 when drawn."""
+    rng = np.random.default_rng(11)
+    design = tiny_design([(list(range(40)), 8)] * 60, 40, pool=6, k=2)
+    obs = S.simulate(design, rng)
+    obs.assigned[obs.sel_entity == 5] = [0, 1]
+    return design, obs
+
+
+def test_pairing_is_the_same_whatever_the_ranges_of_entities():
+    design, obs = pairing_case()
+    whole, info = S.pairing_test(design, obs)
+    assert info["testable"] > 0 and {(r.detail["entity"], r.detail["inspector"]) for r in whole} >= {(5, "I0"), (5, "I1")}
+    width = 6 * int((np.bincount(obs.sel_entity)[obs.sel_entity] >= 2).sum())
+    assert len(S.PairInput(obs.sel_entity, design.block_draw[obs.sel_block], obs.assigned, design.pools, design.k, 6, 0.05)
+               .chunks(width // 7)) >= 5
+    # Ranges of about a seventh of the rows each, run in worker processes: the same tests, the same Tarone K.
+    ranged, ranged_info = S.pairing_test(design, obs, chunk=width // 7)
+    assert ranged_info == info
+    assert [(r.statistic, r.pvalue, r.adjusted, r.detail) for r in ranged] == [(r.statistic, r.pvalue, r.adjusted, r.detail) for r in whole]
+
+
+def test_pairing_tarone_k_counts_pairs_of_every_range():
+    # Planted pairs in two far-apart entities: with one range per entity, K still counts both ranges' pairs.
+    design, obs = pairing_case()
+    obs.assigned[obs.sel_entity == 30] = [2, 3]
+    _, info = S.pairing_test(design, obs)
+    assert S.pairing_test(design, obs, chunk=1)[1] == info and info["tarone_k"] > 1
+
+
 def test_workload_against_binomial():
     # 10 draws of one entity each, pool 4, k 2: each inspector's load is Binomial(10, 1/2).
     design = tiny_design([([0], 1)] * 10, 1, pool=4, k=2)
