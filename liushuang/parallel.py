@@ -49,10 +49,19 @@ def engine(client: Any) -> Iterator[Any]:
 
 
 def _call(fn: Callable[[Any], Any], job: Any, data: Any) -> Any:
-    """A job on a Dask worker: the scattered object is this process's shared object."""
+    """A job on a Dask worker: the scattered object is this process's shared object.
+
+    As in forked workers (``fork_map``), what the worker holds before the job starts
+    (its data among it) is left out of the garbage collector's passes while the job
+    runs. Otherwise every full collection, triggered again and again by a job that
+    allocates millions of objects (the draws audit's re-derivation), walks all of it."""
     global _SHARED
     _SHARED = data
-    return fn(job)
+    gc.freeze()
+    try:
+        return fn(job)
+    finally:
+        gc.unfreeze()
 
 
 def fork_map(fn: Callable[[Any], Any], jobs: Sequence[Any], data: Any, *, parallel: bool, workers: int | None = None,
