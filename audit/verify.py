@@ -179,8 +179,8 @@ def verify_all(data: DrawData, workers: int | None = None) -> list[Verdict]:
     step = max(1, len(data.tasks) // 16)
     ranges = [(i, min(i + step, len(data.tasks))) for i in range(0, len(data.tasks), step)]
     big = sum(len(t.frame) for t in data.tasks) >= 2_000_000
-    return [v for chunk in parallel.fork_map(_verify_range, ranges, data, parallel=big, workers=workers, part=tasks_part)
-            for v in chunk]
+    return [v for chunk in parallel.fork_map(_verify_range, ranges, data, parallel=big, workers=workers, part=tasks_part,
+                                             frozen=True) for v in chunk]
 
 
 def _roster_checks(task: TaskDraw, data: DrawData, fail: Any) -> None:

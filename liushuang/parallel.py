@@ -48,15 +48,17 @@ def engine(client: Any) -> Iterator[Any]:
         _ENGINE = previous
 
 
-def _call(fn: Callable[[Any], Any], job: Any, data: Any) -> Any:
+def _call(fn: Callable[[Any], Any], job: Any, data: Any, frozen: bool = False) -> Any:
     """A job on a Dask worker: the scattered object is this process's shared object.
 
-    As in forked workers (``fork_map``), what the worker holds before the job starts
-    (its data among it) is left out of the garbage collector's passes while the job
-    runs. Otherwise every full collection, triggered again and again by a job that
-    allocates millions of objects (the draws audit's re-derivation), walks all of it."""
+    ``frozen``: as in forked workers (``fork_map``), what the worker holds before the
+    job starts (its data among it) is left out of the garbage collector's passes while
+    the job runs. Otherwise every full collection, set off again and again by a job
+    that allocates millions of objects (the draws audit's re-derivation), walks all of it."""
     global _SHARED
     _SHARED = data
+    if not frozen:
+        return fn(job)
     gc.freeze()
     try:
         return fn(job)
@@ -65,7 +67,8 @@ def _call(fn: Callable[[Any], Any], job: Any, data: Any) -> Any:
 
 
 def fork_map(fn: Callable[[Any], Any], jobs: Sequence[Any], data: Any, *, parallel: bool, workers: int | None = None,
-             part: Callable[[Any, Any], tuple[Any, Any]] | None = None, recycle: int | None = None) -> list[Any]:
+             part: Callable[[Any, Any], tuple[Any, Any]] | None = None, recycle: int | None = None,
+             frozen: bool = False) -> list[Any]:
     """``[fn(job) for job in jobs]`` with ``shared()`` returning ``data``; in
     forked processes when ``parallel`` and more than one core, or on the
     active Dask engine. The results and their order do not depend on the
@@ -81,16 +84,21 @@ def fork_map(fn: Callable[[Any], Any], jobs: Sequence[Any], data: Any, *, parall
     an object writes its reference count, which copies the memory page it is on.
     Over many jobs a worker would end up with its own copy of most of ``data``; a
     fresh worker starts sharing again. (A province's build ran out of this machine's
-    24 GB that way: README, "Province".)"""
+    24 GB that way: README, "Province".)
+
+    ``frozen``: on Dask, each job runs with the worker's objects frozen out of the
+    garbage collector, as forked workers always do (``_call``). Measured to help the
+    re-derivation of draws; not applied to every job, since a city build's page jobs
+    were slower with it in the one pair of runs made (README, "Province")."""
     global _SHARED
     if _ENGINE is not None and jobs and part is not None:
-        return _map_parts(fn, jobs, data, part)
+        return _map_parts(fn, jobs, data, part, frozen)
     if _ENGINE is not None and jobs:
         ref = _ENGINE.scatter(data, broadcast=True, hash=False)
         try:
             # Keys named after the job's function, so the dashboard and the task stream show what runs.
             batch = uuid.uuid4().hex
-            futures = _ENGINE.map(_call, [fn] * len(jobs), list(jobs), [ref] * len(jobs), pure=False, retries=RETRIES,
+            futures = _ENGINE.map(_call, [fn] * len(jobs), list(jobs), [ref] * len(jobs), [frozen] * len(jobs), pure=False, retries=RETRIES,
                                   key=[f"{fn.__name__}-{batch}-{i}" for i in range(len(jobs))])
             return _ENGINE.gather(futures)
         finally:
@@ -116,7 +124,8 @@ def fork_map(fn: Callable[[Any], Any], jobs: Sequence[Any], data: Any, *, parall
         _SHARED = None
 
 
-def _map_parts(fn: Callable[[Any], Any], jobs: Sequence[Any], data: Any, part: Callable[[Any, Any], tuple[Any, Any]]) -> list[Any]:
+def _map_parts(fn: Callable[[Any], Any], jobs: Sequence[Any], data: Any, part: Callable[[Any, Any], tuple[Any, Any]],
+               frozen: bool = False) -> list[Any]:
     """fork_map on Dask with each job's own part of the data: at most two jobs per
     worker in flight, so neither the client nor the workers hold every part at once."""
     from collections import deque
@@ -132,7 +141,8 @@ def _map_parts(fn: Callable[[Any], Any], jobs: Sequence[Any], data: Any, part: C
         # Such a task is megabytes by design; distributed's advice against large graphs is noise here.
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", message="Sending large graph", category=UserWarning)
-            flight.append(client.submit(_call, fn, small_job, small_data, pure=False, retries=RETRIES, key=f"{fn.__name__}-{batch}-{i}"))
+            flight.append(client.submit(_call, fn, small_job, small_data, frozen, pure=False, retries=RETRIES,
+                                        key=f"{fn.__name__}-{batch}-{i}"))
         del small_data
         if len(flight) >= window:
             results.append(flight.popleft().result())

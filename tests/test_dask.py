@@ -118,6 +118,21 @@ def test_dask_pairing_test_maps_over_ranges_of_entities(client):
     assert [(r.pvalue, r.detail) for r in remote[0]] == [(r.pvalue, r.detail) for r in local[0]]
 
 
+def test_dask_jobs_can_run_with_the_workers_objects_frozen_out_of_the_collector(client):
+    # As forked workers do: a full collection during a re-derivation must not walk its data again.
+    def frozen(job):
+        import gc
+
+        return gc.get_freeze_count()
+
+    with parallel.engine(client):
+        during = parallel.fork_map(frozen, [1, 2, 3, 4], {"shared": list(range(1000))}, parallel=True, frozen=True)
+        sent = parallel.fork_map(frozen, [1, 2], {"shared": 1}, parallel=True, part=lambda data, job: (job, data), frozen=True)
+        plain = parallel.fork_map(frozen, [1, 2], {"shared": 1}, parallel=True, part=lambda data, job: (job, data))
+    assert all(n > 0 for n in during + sent) and plain == [0, 0]
+    assert set(client.run(lambda: __import__("gc").get_freeze_count()).values()) == {0}  # unfrozen after each job
+
+
 def test_killed_worker_mid_build_still_gives_the_same_site(client, local_site: Path, clean_dir: Path, tmp_path: Path):
     pids = client.run(os.getpid)
     victim = sorted(pids.values())[0]
