@@ -23,6 +23,8 @@ from typing import Any
 import numpy as np
 from scipy import signal, special, stats
 
+from liushuang import parallel
+
 from .draw_data import DrawData
 
 # --- design and observations ---------------------------------------------------------
@@ -464,12 +466,16 @@ class PairInput:
     def rows(self, a: int, b: int) -> PairInput:
         return PairInput(self.entity[a:b], self.draw[a:b], self.assigned[a:b], self.pools, self.k, self.n_inspectors, self.alpha)
 
+    def widths(self) -> np.ndarray:
+        """Per row, the size of its draw's inspector pool: the (selection, pool member) rows it makes."""
+        return np.array([len(pool) for pool in self.pools], dtype=np.int64)[self.draw]
+
     def chunks(self, size: int = PAIR_CHUNK) -> list[tuple[int, int]]:
         """Row ranges of about ``size`` (selection, pool member) rows each, cut between
         entities: every pair is then counted within one range."""
         if not len(self.entity):
             return []
-        width = np.array([len(self.pools[d]) for d in self.draw.tolist()], dtype=np.int64)
+        width = self.widths()
         before = np.cumsum(width) - width
         starts = np.flatnonzero(np.r_[True, self.entity[1:] != self.entity[:-1]])
         bucket = before[starts] // size
@@ -493,7 +499,7 @@ class PairPart:
 def pair_part(inp: PairInput) -> PairPart:
     """The pairing test's counts and candidates' exact p-values over ``inp``'s rows."""
     J = max(inp.n_inspectors, 1)
-    width = np.array([len(inp.pools[d]) for d in inp.draw.tolist()], dtype=np.int64)
+    width = inp.widths()
     none = np.zeros(0)
     if not width.sum():
         return PairPart(0, none, np.zeros(0, np.int64), none, np.zeros(0, np.int64), none, none, np.zeros(0, np.int64))
@@ -527,8 +533,6 @@ def pair_part(inp: PairInput) -> PairPart:
 
 
 def _pair_job(bounds: tuple[int, int]) -> PairPart:
-    from liushuang import parallel
-
     return pair_part(parallel.shared().rows(*bounds))
 
 
@@ -553,8 +557,6 @@ def pairing_test(design: Design, observed: Observed, alpha: float = 0.05, *,
     K >= 1 counts no others). A province has tens of millions of (selection,
     pool member) rows; one pass over all of them took gigabytes at once.
     """
-    from liushuang import parallel
-
     multi = np.bincount(observed.sel_entity, minlength=design.n_entities)[observed.sel_entity] >= 2
     rows = np.flatnonzero(multi)
     rows = rows[np.argsort(observed.sel_entity[rows], kind="stable")]
@@ -565,7 +567,7 @@ def pairing_test(design: Design, observed: Observed, alpha: float = 0.05, *,
         parts = parallel.fork_map(_pair_job, ranges, inp, parallel=len(ranges) > 2, part=_pair_rows)
     else:
         parts = [pair_part(inp)] if ranges else []
-    if not sum(len(p.small) + p.pairs for p in parts):
+    if not sum(p.pairs for p in parts):  # no pair of two or more trials (and so no attainable p either)
         return [], {"pairs": 0, "testable": 0, "tarone_k": 1}
     small = np.sort(np.concatenate([p.small for p in parts]))
     # Tarone: the smallest K with m(K) = #{min_p <= alpha/K} <= K; m falls as K grows, so search it on sorted min_p.

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -152,10 +152,9 @@ def tasks_part(data: DrawData, bounds: tuple[int, int]) -> tuple[tuple[int, int]
     """A range of tasks with only the entities they name, renumbered: what a Dask
     worker needs to verify them. (Every worker receiving a province's whole
     DrawData would hold a copy of it each, on top of the client's.)"""
-    from dataclasses import replace
-
     tasks = data.tasks[bounds[0]:bounds[1]]
-    named = [t.frame for t in tasks] + [t.selections for t in tasks] + [np.array([e for e, _ in t.assignments], np.int64) for t in tasks]
+    assigned = [np.array([e for e, _ in t.assignments], np.int64) for t in tasks]
+    named = [t.frame for t in tasks] + [t.selections for t in tasks] + assigned
     used = np.unique(np.concatenate(named).astype(np.int64)) if named else np.zeros(0, np.int64)
 
     def local(e: np.ndarray) -> np.ndarray:
@@ -167,7 +166,8 @@ def tasks_part(data: DrawData, bounds: tuple[int, int]) -> tuple[tuple[int, int]
     part = DrawData([data.usccs[e] for e in used.tolist()], {}, data.in_roster[used],
                     {"status": [data.attributes["status"][e] for e in used.tolist()]}, inspectors,
                     [replace(t, frame=local(t.frame), selections=local(t.selections),
-                             assignments=[(int(np.searchsorted(used, e)), people) for e, people in t.assignments]) for t in tasks],
+                             assignments=[(e, people) for e, (_, people) in zip(local(a).tolist(), t.assignments)])
+                     for t, a in zip(tasks, assigned)],
                     Report(""))
     return (0, len(tasks)), part
 

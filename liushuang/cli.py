@@ -241,6 +241,11 @@ def _as_of(value: str | None) -> dt.date | None:
         raise UsageError(f"--as-of 应为 YYYY-MM-DD：{value}") from exc
 
 
+def _stderr(message: str) -> None:
+    """Where long runs announce their steps (the build's stages, the draws audit's), apart from their results."""
+    click.echo(message, err=True)
+
+
 def _build_day(value: str | None) -> dt.date:
     """--build-date, else SOURCE_DATE_EPOCH (reproducible builds), else today; dates are China Standard Time."""
     if value:
@@ -279,7 +284,7 @@ def _run_audits(names: list[str], index: bool, data: Path, output: Path, fail_on
             if "draws" in names:
                 draws = run.draws_report(data, policy, resamples=resamples, seed=seed, groups=groups,
                                          site_url=site_url, progress=progress, loaded=draw_data,
-                                         echo=lambda m: click.echo(m, err=True))
+                                         echo=_stderr)
             reports += [r for r in (draws, deadlines) if r is not None]
     except (OSError, ValueError) as exc:
         raise UsageError(str(exc)) from exc
@@ -482,7 +487,7 @@ def build(data: Path, output: str, work: Path | None, build_date: str | None, si
         with _engine(engine, scheduler):
             report = build_site(data, local, _policy(policy_path), build_date=day, progress=progress, site_url=site_url,
                                 audit_dir=audit_dir, search=search, workers=workers, incremental=incremental,
-                                echo=lambda m: click.echo(m, err=True))
+                                echo=_stderr)
     except UnsharedFolder as exc:
         raise UsageError(str(exc)) from exc
     for kind, c in report.counts.items():
@@ -546,7 +551,7 @@ def verify(site: Path, data: Path, build_date: str | None, as_json: Path | None,
         raise UsageError(f"数据目录“{data}”不存在或不是目录")
     try:
         report = run_verify(site, data, _policy(policy_path), build_date=_as_of(build_date), workers=workers,
-                            echo=lambda m: click.echo(m, err=True), cache=None if no_cache else default_cache(site))
+                            echo=_stderr, cache=None if no_cache else default_cache(site))
     except FileNotFoundError as exc:  # not a liushuang site: no build-report.json to take the build date from
         raise UsageError(str(exc)) from exc
     click.echo(report.render_text())
