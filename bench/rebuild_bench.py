@@ -114,6 +114,9 @@ def main() -> None:
                          "worst case for the search shards) or recent (the last twelve months')")
     ap.add_argument("--work", type=Path, default=Path(tempfile.gettempdir()) / "liushuang-bench")
     ap.add_argument("--verify-only", action="store_true", help="Only run verify on the site site_bench.py --keep left.")
+    ap.add_argument("--no-verify", action="store_true",
+                    help="Rebuild only, without verify after each night (to compare the rebuilds of two versions of liushuang: "
+                         "run this script with each one's Python)")
     args = ap.parse_args()
     data = args.work / f"city-{args.entities}-{args.years}"
     built = args.work / f"site-{args.entities}-{args.years}"
@@ -147,9 +150,9 @@ def main() -> None:
             diff = json.loads(subprocess.run([sys.executable, "-m", "liushuang.cli", "diff", str(before), str(site), "--json"],
                                              check=True, capture_output=True, text=True).stdout)
             results.append((r, peak, diff, count))
-            # As the nightly job does: verify right after each build, keeping verify's cache beside the site.
-            print(f"verifying, night {n} …", file=sys.stderr)
-            checks.append(run_sampled(VERIFY, str(site), str(folder), "cache"))
+            if not args.no_verify:  # as the nightly job does: verify right after each build, keeping verify's cache beside the site
+                print(f"verifying, night {n} …", file=sys.stderr)
+                checks.append(run_sampled(VERIFY, str(site), str(folder), "cache"))
         for n, (r, peak, diff, count) in enumerate(results, 1):
             how = ("the previous site hard-linked into a new tree of folders (no standby yet)" if n == 1 else
                    f"the standby tree (the site night {n - 1} replaced) turned into the new site")
@@ -161,6 +164,8 @@ def main() -> None:
             print(f"| **total** | **{r['total_s']:.1f}** |")
             if r.get("cache"):
                 print(f"\nvalidation: {r['cache']['hits']:,} lines taken from the last build's cache, {r['cache']['misses']:,} validated")
+                if "appended" in r["cache"]:  # liushuang after 914941c
+                    print(f"validation cache: {r['cache']['appended']:,} entries appended, {r['cache']['rewritten']} files written whole")
             print(f"\npages: {r['pages']:,}, of which {r['pages'] - r['linked']:,} rendered and written, {r['linked']:,} reused "
                   f"(no rendering); search shards indexed again: {r['shards'] - r['reused']} of {r['shards']}")
             print(f"diff against the night before: upload {len(diff['upload']):,}, delete {len(diff['delete']):,}, unchanged {diff['unchanged']:,}")

@@ -33,6 +33,15 @@ from typing import Any, ClassVar
 
 import orjson
 
+_forks = [0]  # how many forks lie between the main process and this one: a per-write getpid() costs a system call
+
+
+def _forked() -> None:
+    _forks[0] += 1
+
+
+os.register_at_fork(after_in_child=_forked)
+
 
 class Spill:
     """Bytes written once to an unlinked file and read back through a memory map.
@@ -43,10 +52,10 @@ class Spill:
         self._size = 0
         self._map: mmap.mmap | None = None
         self._mapped = 0
-        self._pid = os.getpid()  # a forked worker reads what was sealed, and never writes
+        self._forks = _forks[0]  # a forked worker reads what was sealed, and never writes
 
     def put(self, data: bytes) -> int:
-        if os.getpid() != self._pid:
+        if _forks[0] != self._forks:
             raise RuntimeError("only the process that made a spill file writes to it")
         n = len(data)
         if n >= 1 << 32:
@@ -68,7 +77,7 @@ class Spill:
     def _remap(self) -> None:
         if self._fh is None:
             raise RuntimeError("a spilled record read after its build ended")
-        if os.getpid() != self._pid:  # the write buffer copied by fork is not this process's to flush
+        if _forks[0] != self._forks:  # the write buffer copied by fork is not this process's to flush
             raise RuntimeError("a forked worker read past what its parent sealed")
         self._fh.flush()
         if self._map is not None:
@@ -253,17 +262,16 @@ class Unpacker:
 
     def __init__(self) -> None:
         self._strings: dict[str, str] = {}
+        # Per class: each kept field and whether its value is one to share (once per class, not per record).
+        self._plans = {kind: (cls, tuple((f, f in _SHARED_FIELDS) for f in cls.FIELDS)) for kind, cls in COMPACT.items()}
 
     def __call__(self, kind: str, hot: dict[str, Any], blob: bytes) -> Record:
-        cls = COMPACT[kind]
-        strings = self._strings
-        values = []
-        for f in cls.FIELDS:
-            v = hot.get(f, MISSING)
-            if f in _SHARED_FIELDS and v.__class__ is str:
-                v = strings.setdefault(v, v)
-            values.append(v)
-        return cls(_SPILL.put(blob) if _SPILL is not None else blob, tuple(values))
+        cls, plan = self._plans[kind]
+        share = self._strings.setdefault
+        get = hot.get
+        values = tuple([share(v, v) if shared and (v := get(f, MISSING)).__class__ is str else get(f, MISSING)
+                        for f, shared in plan])
+        return cls(_SPILL.put(blob) if _SPILL is not None else blob, values)
 
 
 def plain(rec: Mapping[str, Any]) -> dict[str, Any]:

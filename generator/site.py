@@ -88,7 +88,8 @@ def build(data_dir: str | Path, out: str | Path, policy: Policy, *, build_date: 
             cache = LineCache(_cache_folder(out) / "validation", judge.salt()) if incremental else None
             validation = Validator(policy, progress=progress).validate_dir(data_dir, sink=sink, prepare=judge, cache=cache)
             if cache is not None:
-                report.validation_cache = {"hits": cache.hits, "misses": cache.misses}
+                report.validation_cache = {"hits": cache.hits, "misses": cache.misses, "appended": cache.appended,
+                                           "rewritten": cache.rewritten}
             spill.seal()
             gc.collect()
             trim_heap()  # before the page workers are forked from this process

@@ -243,8 +243,13 @@ class LineCache:
     policy): anything else starts afresh. A file is replaced only after a
     complete validation, atomically; an unreadable one is ignored."""
 
-    VERSION = 1
+    VERSION = 2
     MODULES = ("validate", "readers", "checks", "normalise", "rules", "publish", "records", "schema_errors")
+    # A night adds the entries of its new lines to the end of a file instead of writing it
+    # all again (a city's cache is over a gigabyte); the file is rewritten only once entries of
+    # lines no longer in the input would make up more than this share of it.
+    STALE = 0.2
+    _FRAME = 24  # a delta's head: its length (8 bytes) and its BLAKE2 digest (16)
 
     def __init__(self, folder: Path, salt: bytes = b"") -> None:
         from liushuang import __version__, publicity
@@ -261,6 +266,9 @@ class LineCache:
         self.salt = h.hexdigest()
         self.kept: set[str] = set()            # input files validated with the cache
         self.written: dict[Path, Path] = {}    # cache file -> its new version, put in place by save()
+        self.held: dict[str, tuple[int, int]] = {}  # input file -> (entries its cache file held, where its last whole delta ends)
+        self.appended = 0                      # entries added to the end of cache files
+        self.rewritten = 0                     # cache files written whole
         self.hits = 0
         self.misses = 0
 
@@ -268,22 +276,45 @@ class LineCache:
         return self.folder / (hashlib.sha256(name.encode()).hexdigest()[:32] + ".lines")
 
     def load(self, src: readers.SourceFile) -> dict[bytes, tuple[Any, ...]]:
+        """The entries for ``src``: the file's base, then the deltas later nights appended.
+        A delta cut short by a killed run (its length or digest wrong) ends the reading:
+        what came before it stands."""
+        self.held.pop(src.name, None)
         try:
             with open(self._path(src.name), "rb") as fh:
                 head = pickle.load(fh)
                 if head != [self.VERSION, self.salt, src.name]:
                     return {}
                 entries = pickle.load(fh)
+                if not isinstance(entries, dict):
+                    return {}
+                end = fh.tell()
+                while len(frame := fh.read(self._FRAME)) == self._FRAME:
+                    payload = fh.read(int.from_bytes(frame[:8], "little"))
+                    if _line_digest(payload) != frame[8:]:
+                        break
+                    entries.update(pickle.loads(payload))
+                    end = fh.tell()
         except (OSError, EOFError, ValueError, TypeError, pickle.UnpicklingError, AttributeError, ImportError, IndexError):
             return {}
-        return entries if isinstance(entries, dict) else {}
+        self.held[src.name] = (len(entries), end)
+        return entries
 
-    def keep(self, src: readers.SourceFile, entries: dict[bytes, tuple[Any, ...]], changed: bool = True) -> None:
-        """What the cache holds for ``src`` from now on; ``changed=False``: what it held already.
-        Written at once beside its final name (so a city's entries are not all held in memory
-        until validation ends) and put in place by ``save``."""
+    def keep(self, src: readers.SourceFile, entries: dict[bytes, tuple[Any, ...]], added: dict[bytes, tuple[Any, ...]]) -> None:
+        """What the cache holds for ``src`` from now on: ``entries``, of which ``added``
+        were not in what ``load`` gave. Added at the end of the file when its stale entries
+        stay few, else written whole beside its final name (so a city's entries are not all
+        held in memory until validation ends) and put in place by ``save``."""
         self.kept.add(src.name)
-        if not changed:
+        held, end = self.held.get(src.name, (None, 0))
+        if held is not None and held - (len(entries) - len(added)) <= self.STALE * len(entries):
+            if added:  # lines seen for the first time; an entry is true of its line whatever the run's outcome
+                payload = pickle.dumps(added, protocol=pickle.HIGHEST_PROTOCOL)
+                with open(self._path(src.name), "r+b") as fh:
+                    fh.truncate(end)  # a delta a killed run cut short goes
+                    fh.seek(end)
+                    fh.write(len(payload).to_bytes(8, "little") + _line_digest(payload) + payload)
+                self.appended += len(added)
             return
         self.folder.mkdir(parents=True, exist_ok=True)
         path = self._path(src.name)
@@ -292,6 +323,7 @@ class LineCache:
             pickle.dump([self.VERSION, self.salt, src.name], fh, protocol=pickle.HIGHEST_PROTOCOL)
             pickle.dump(entries, fh, protocol=pickle.HIGHEST_PROTOCOL)
         self.written[path] = tmp
+        self.rewritten += 1
 
     def save(self) -> None:
         """After a complete validation: put the files written by ``keep`` in place and remove
@@ -470,34 +502,34 @@ class Validator:
         with src.path.open("rb") as fh:
             src.encoding = "utf-8-sig" if fh.read(3) == readers.UTF8_BOM else "utf-8"
         fresh: dict[bytes, tuple[Any, ...]] = {}
+        added: dict[bytes, tuple[Any, ...]] = {}  # the entries of lines the cache did not know
         plan: list[tuple[Any, ...] | bytes] = []  # a cached item, or the digest of a line the workers assess
         runs: list[tuple[int, int, int]] = []     # (first byte, end byte, number of the line before the run)
         size = readers.file_size(src.path)
         line_no = 0
         with src.path.open("rb") as fh:
             for part in readers.parts(src, PART_BYTES):
-                blob = fh.read(part[1] - part[0])
-                pos = 0
-                while pos < len(blob):
-                    nl = blob.find(b"\n", pos)
-                    end = len(blob) if nl < 0 else nl + 1
-                    line = blob[pos:end]
-                    start = part[0] + pos
-                    pos = end
+                lines = fh.read(part[1] - part[0]).split(b"\n")
+                if not lines[-1]:
+                    lines.pop()  # what follows the part's last newline: not a line
+                start = part[0]
+                for line in lines:  # each without its newline
+                    at = start
+                    start += len(line) + 1
                     line_no += 1
-                    if not line.strip():
+                    if not line or line.isspace():
                         continue
                     digest = _line_digest(line)
                     hit = None if line_no == 1 and line.startswith(readers.UTF8_BOM) else known.get(digest)
                     if hit is not None:
                         fresh[digest] = hit
-                        plan.append((line_no, start, *hit))
+                        plan.append((line_no, at, *hit))
                         continue
                     plan.append(digest)
-                    if runs and runs[-1][1] == start and start - runs[-1][0] < PART_BYTES // 4:
-                        runs[-1] = (runs[-1][0], start + len(line), runs[-1][2])
+                    if runs and runs[-1][1] == at and at - runs[-1][0] < PART_BYTES // 4:
+                        runs[-1] = (runs[-1][0], start, runs[-1][2])
                     else:
-                        runs.append((start, start + len(line), line_no - 1))
+                        runs.append((at, start, line_no - 1))
                 bar.advance(size * 0.5 / max(1, size // PART_BYTES + 1))
         task = dataclasses.replace(src, columns=None)
         batches: list[list[tuple[int, int, int]]] = [[]]
@@ -520,20 +552,18 @@ class Validator:
         self._cache.hits += len(plan) - sum(1 for p in plan if p.__class__ is bytes)
         for entry in plan:
             if entry.__class__ is not bytes:
-                position, offset, key, prepared, *rest = entry  # type: ignore[misc]
-                yield (position, offset, key, prepared, *rest)
+                yield entry  # (position, offset, key, prepared, references, selections), as a worker's
                 continue
             self._cache.misses += 1
             base, item = next(pending)
             if item.__class__ is tuple:
-                fresh[entry] = item[2:]  # type: ignore[index]
+                fresh[entry] = added[entry] = item[2:]  # type: ignore[index]
                 yield (item[0] + base, item[1], item[2], item[3], *item[4:])  # type: ignore[index]
                 continue
             assert isinstance(item, Outcome)
             yield _renumbered(item, base, 0)
         bar.advance(size * 0.5)
-        # Every line known and every known line still there: the file's cache stays as it is.
-        self._cache.keep(src, fresh, changed=len(fresh) != len(known) or any(p.__class__ is bytes for p in plan))
+        self._cache.keep(src, fresh, added)
 
     # --- consuming them: cross-record checks, counts, quarantine, sink ---------------------
 

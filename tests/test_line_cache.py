@@ -155,3 +155,35 @@ def test_the_cache_holds_only_the_current_files(tmp_path: Path, night1: Path, pa
     after = sorted(p.name for p in folder.iterdir())
     assert len(after) == len(before) - 1 and set(after) < set(before) and not any(n.startswith(".") for n in after)
     assert cache.misses < 50
+
+
+def test_a_night_adds_its_new_lines_to_the_end_of_the_cache(tmp_path: Path, night1: Path, parallel, monkeypatch):
+    """A night appends the entries of the lines it validated instead of writing the
+    cache again; a delta cut short by a killed run costs only its own lines; once stale
+    entries pass ``STALE``, the file is written whole again without them."""
+    folder = tmp_path / "cache"
+    _validate(night1, engine.LineCache(folder))
+    path = engine.LineCache(folder)._path("penalties.jsonl")
+    base = path.read_bytes()
+    night2 = tmp_path / "night2"
+    changes = _edit(night1, night2)
+    cached, sunk, cache = _validate(night2, engine.LineCache(folder))
+    assert cache.rewritten == 0 and 0 < cache.appended <= changes["edited"]  # an edit may break a line with a defect
+    grown = path.read_bytes()
+    assert grown.startswith(base) and len(grown) > len(base)  # the base untouched, a delta after it
+    assert (cached, sunk) == _validate(night2, None)[:2]
+    # The same night again: every edited line now comes from the delta.
+    _, _, again = _validate(night2, engine.LineCache(folder))
+    assert again.appended == 0 and again.misses == cache.misses - cache.appended
+    # A delta cut short: its lines are assessed again, the report is the same, and they are appended anew.
+    path.write_bytes(grown[:-3])
+    torn, sunk_torn, after = _validate(night2, engine.LineCache(folder))
+    assert (torn, sunk_torn) == (cached, sunk) and after.misses == cache.misses and after.appended == cache.appended
+    assert path.read_bytes() == grown  # the torn delta replaced by a whole one
+    # Stale entries beyond the share: the file is written whole, holding only tonight's lines.
+    monkeypatch.setattr(engine.LineCache, "STALE", 0.0)
+    _, _, rewrite = _validate(night2, engine.LineCache(folder))
+    assert rewrite.rewritten >= 1 and rewrite.appended == 0
+    assert len(path.read_bytes()) < len(grown)
+    assert engine.LineCache(folder).load(engine.readers.SourceFile(night2 / "penalties.jsonl", "penalties", "jsonl", "penalties.jsonl")) \
+        .keys() <= {engine._line_digest(x) for x in (night2 / "penalties.jsonl").read_bytes().split(b"\n")}
