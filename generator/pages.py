@@ -26,11 +26,12 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 from markupsafe import Markup
 
 from liushuang import schemas
+from liushuang.formats import json_default
 from liushuang.parallel import shared
 from liushuang.urls import record_path, slug
 
 from .labels import labels
-from .records import plain
+from .records import COMPACT, plain
 
 SITE_NAME = "六双 · 市场监管信息公开"
 LIST_COLUMNS = {
@@ -54,6 +55,7 @@ RECORD_FOLDERS = ("penalties", "licenses", "inspection_tasks", "entities")
 # Jobs a forked page worker renders before it is replaced by a fresh one (parallel.fork_map's recycle):
 # about 16,000 decisions or entities, so a worker's copy-on-write copies stay a fraction of the site data.
 RECYCLE = 8
+_RECORD_TYPES = frozenset(COMPACT.values())
 TASK_HIDDEN = {"frame", "selections", "assignments", "strata", "algorithm", "commitment", "seed", "redraws", "inspector_pool", "items"}
 
 
@@ -110,8 +112,8 @@ def display(value: Any) -> str:
 
 
 def _fingerprint_default(obj: Any) -> Any:
-    from liushuang.formats import json_default
-
+    if obj.__class__ in _RECORD_TYPES:  # most calls: a published record, as its JSON
+        return orjson.Fragment(obj.blob)
     try:
         return json_default(obj)
     except TypeError:
