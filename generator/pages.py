@@ -30,7 +30,7 @@ from liushuang.formats import json_default
 from liushuang.parallel import shared
 from liushuang.urls import record_path, slug
 
-from .labels import labels
+from .labels import labels, result_labels
 from .records import COMPACT, plain
 
 SITE_NAME = "六双 · 市场监管信息公开"
@@ -43,12 +43,6 @@ DATE_FIELD = {"penalties": "decided_on", "licenses": "decided_on", "inspection_t
 KEY = {"penalties": "decision_number", "licenses": "decision_number", "inspection_tasks": "task_id"}
 LABEL = labels("penalties", "licenses", "inspection_tasks")
 DEPARTMENT_FIELD = {"penalties": "authority", "licenses": "authority", "inspection_tasks": "department"}
-# Result codes of the national enterprise credit publicity system (DOMAIN.md §5).
-RESULT_CODES = {"1": "未发现问题", "3": "违反食品药品相关规定", "4": "违反质量技术监督相关规定", "5": "违反其他部门相关规定",
-                "G": "违反公安部门相关规定", "6": "通过登记的住所（经营场所）无法联系", "7": "已关闭停业或正在组织清算",
-                "8": "不配合检查情节严重", "9": "注销", "10": "被吊销", "11": "被撤销", "12": "迁出", "B": "未按规定公示应当公示的信息",
-                "C": "公示信息隐瞒真实情况弄虚作假", "D": "违反其他行政管理规定行为", "E": "发现问题经责令已改正",
-                "F": "未发现开展本次抽查涉及的经营活动"}
 ALGORITHMS = {"liushuang-ticket": "liushuang 抽签算法（SHA-256 签号排序）", "cryptorandom-sample_by_index": "cryptorandom 按序号抽样（SHA-256 伪随机数）"}
 # Folders holding one folder per record (``F/slug/index.html``) and the listings' page/ and year/.
 RECORD_FOLDERS = ("penalties", "licenses", "inspection_tasks", "entities")
@@ -57,10 +51,6 @@ RECORD_FOLDERS = ("penalties", "licenses", "inspection_tasks", "entities")
 RECYCLE = 8
 _RECORD_TYPES = frozenset(COMPACT.values())
 TASK_HIDDEN = {"frame", "selections", "assignments", "strata", "algorithm", "commitment", "seed", "redraws", "inspector_pool", "items"}
-
-
-def result_labels(codes: list[str]) -> str:
-    return "；".join(f"{RESULT_CODES.get(c, c)}（{c}）" for c in codes)
 
 
 def write_new(path: Path, data: bytes) -> None:

@@ -43,7 +43,7 @@ import orjson
 from liushuang.parallel import current_engine, fork_map, shared
 from liushuang.urls import slug
 
-from .labels import labels
+from .labels import labels, result_labels
 from .records import plain
 
 SHEET_SIZE = 50          # records per search document
@@ -66,6 +66,11 @@ class Doc:
     title: str
     text: str
 
+    @property
+    def order(self) -> str:
+        """What the document is sorted, split and fingerprinted by, within its shard."""
+        return self.anchor
+
     def words(self) -> tuple[str, str]:
         return self.title, self.text
 
@@ -77,14 +82,21 @@ class Doc:
 class LazyDoc:
     """A search document whose words are made from its record only when its shard
     is indexed: planning the shards and taking their fingerprints needs only the
-    record's place (kind, year, department, anchor) and its JSON, and most shards of
-    a nightly build are not indexed again. A province holds millions of these."""
+    record's place (kind, year, department, key) and its JSON, and most shards of
+    a nightly build are not indexed again. A province holds millions of these.
+    ``order`` is the record's key (a decision number; a result's entity and task),
+    so the anchor, a hash of it for Chinese decision numbers, is made only for the
+    documents of the shards indexed again."""
 
-    __slots__ = ("kind", "year", "department", "anchor", "record", "extra")
+    __slots__ = ("kind", "year", "department", "order", "record", "extra")
 
     def __init__(self, kind: str, record: Any, extra: str = "") -> None:
         self.kind, self.record, self.extra = kind, record, extra
-        self.year, self.department, self.anchor = _place(kind, record, extra)
+        self.year, self.department, self.order = _place(kind, record, extra)
+
+    @property
+    def anchor(self) -> str:
+        return _anchor(self.kind, self.order)
 
     def words(self) -> tuple[str, str]:
         return _words(self.kind, plain(self.record))
@@ -103,15 +115,29 @@ def _year(value: str | None) -> str:
 
 
 def _place(kind: str, rec: Any, department: str = "") -> tuple[str, str, str]:
-    """(year, department, anchor) of a record's search document, from the fields
+    """(year, department, key) of a record's search document, from the fields
     a ``records.Record`` keeps at hand (no decoding)."""
     if kind == "entities":
-        return "", "", f"entities--{slug(rec['uscc'])}"
+        return "", "", rec["uscc"]
     if kind in ("penalties", "licenses"):
-        return _year(rec["decided_on"]), rec.get("authority") or "", f"{kind}--{slug(rec['decision_number'])}"
+        return _year(rec["decided_on"]), rec.get("authority") or "", rec["decision_number"]
     if kind == "inspection_results":
-        return _year(rec["completed_on"]), department, f"entities--{slug(rec['uscc'])}--{slug(rec['task_id'])}"
+        return _year(rec["completed_on"]), department, f"{rec['uscc']}\x00{rec['task_id']}"
     raise ValueError(kind)
+
+
+def _anchor(kind: str, key: str) -> str:
+    """The anchor of a record's section (``kind--slug[--slug]``), which search.js maps to its page."""
+    if kind == "inspection_results":
+        uscc, _, task = key.partition("\x00")
+        return f"entities--{slug(uscc)}--{slug(task)}"
+    return f"{kind}--{slug(key)}"
+
+
+def docs_for(kind: str, rec: dict[str, Any], department: str = "") -> Doc:
+    """The search document of one published record (results: with their task's department)."""
+    year, department, key = _place(kind, rec, department)
+    return Doc(kind, year, department, _anchor(kind, key), *_words(kind, rec))
 
 
 def _words(kind: str, rec: dict[str, Any]) -> tuple[str, str]:
@@ -127,17 +153,10 @@ def _words(kind: str, rec: dict[str, Any]) -> tuple[str, str]:
         text = " ".join(str(x) for x in (rec["decision_number"], rec.get("subject_name"), who, who[8:17] if who else "", *extra, rec["decided_on"]) if x)
         return f"{rec['decision_number']} {rec.get('subject_name') or ''}".strip(), text
     if kind == "inspection_results":
-        from .pages import result_labels
-
         u = rec["uscc"]
         text = " ".join(x for x in (u, u[8:17], rec["task_id"], result_labels(rec["result_codes"]), rec.get("result_text") or "", rec["completed_on"]) if x)
         return f"{rec.get('entity_name') or u}（{rec['task_id']}）", text
     raise ValueError(kind)
-
-
-def docs_for(kind: str, rec: dict[str, Any], department: str = "") -> Doc:
-    """The search document of one published record (results: with their task's department)."""
-    return Doc(kind, *_place(kind, rec, department), *_words(kind, rec))
 
 
 def docs(data: Any) -> Iterator[LazyDoc]:
@@ -173,7 +192,7 @@ class Shard:
 
 def plan_shards(docs: Iterable[Doc | LazyDoc], shard_records: int = SHARD_RECORDS) -> list[Shard]:
     """Group documents into shards: one per kind and year, split by a stable
-    hash of the anchor when larger than ``shard_records``. The result depends
+    hash of the record's key when larger than ``shard_records``. The result depends
     only on the documents, not on their order."""
     groups: dict[tuple[str, str], list[Doc | LazyDoc]] = defaultdict(list)
     for d in docs:
@@ -183,11 +202,11 @@ def plan_shards(docs: Iterable[Doc | LazyDoc], shard_records: int = SHARD_RECORD
         parts = max(1, -(-len(members) // shard_records))
         buckets: list[list[Doc | LazyDoc]] = [[] for _ in range(parts)]
         for d in members:
-            h = int.from_bytes(hashlib.sha256(d.anchor.encode()).digest()[:4], "big") if parts > 1 else 0
+            h = int.from_bytes(hashlib.sha256(d.order.encode()).digest()[:4], "big") if parts > 1 else 0
             buckets[h % parts].append(d)
         for i, bucket in enumerate(buckets):
             name = "-".join(x for x in (kind, year, str(i) if parts > 1 else "") if x)
-            shards.append(Shard(name, kind, year, sorted(bucket, key=lambda d: (d.department, d.anchor))))
+            shards.append(Shard(name, kind, year, sorted(bucket, key=lambda d: (d.department, d.order))))
     return shards
 
 
@@ -237,18 +256,19 @@ def _fingerprint(shard: Shard) -> str:
     h.update(_code_digest().encode())
     h.update(shard.name.encode())
     for d in shard.docs:
-        h.update(orjson.dumps([d.department, d.anchor]))
+        h.update(orjson.dumps([d.department, d.order]))
         h.update(d.content())
     return h.hexdigest()
 
 
 @functools.cache
 def _code_digest() -> str:
-    """This module and the one with the result codes' labels (``pages.result_labels``)."""
-    from . import pages
+    """This module and the labels its documents show (``labels.py``: kinds, result codes);
+    not the page code, whose changes leave the search documents as they are."""
+    from . import labels as labels_module
 
     h = hashlib.sha256(Path(__file__).read_bytes())
-    h.update(Path(pages.__file__ or "").read_bytes())
+    h.update(Path(labels_module.__file__ or "").read_bytes())
     return h.hexdigest()
 
 

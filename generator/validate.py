@@ -240,8 +240,10 @@ class LineCache:
     between records (duplicates, references, a result's task) run again for all.
 
     Valid only for the same code, schemas and ``prepare`` (its ``salt()``, e.g. the
-    policy): anything else starts afresh. A file is replaced only after a
-    complete validation, atomically; an unreadable one is ignored."""
+    policy): anything else starts afresh. One file per input file: the entries
+    as one pickle, then the deltas later runs appended (see ``keep``). A file
+    written whole replaces the old one only after a complete validation,
+    atomically; an unreadable one is ignored, a torn delta ends the reading."""
 
     VERSION = 2
     MODULES = ("validate", "readers", "checks", "normalise", "rules", "publish", "records", "schema_errors")
@@ -308,14 +310,20 @@ class LineCache:
         self.kept.add(src.name)
         held, end = self.held.get(src.name, (None, 0))
         if held is not None and held - (len(entries) - len(added)) <= self.STALE * len(entries):
-            if added:  # lines seen for the first time; an entry is true of its line whatever the run's outcome
-                payload = pickle.dumps(added, protocol=pickle.HIGHEST_PROTOCOL)
+            if not added:
+                return
+            # Lines seen for the first time; an entry is true of its line whatever this run's outcome.
+            payload = pickle.dumps(added, protocol=pickle.HIGHEST_PROTOCOL)
+            try:
                 with open(self._path(src.name), "r+b") as fh:
                     fh.truncate(end)  # a delta a killed run cut short goes
                     fh.seek(end)
                     fh.write(len(payload).to_bytes(8, "little") + _line_digest(payload) + payload)
+            except OSError:
+                pass  # gone since it was loaded, or not writable: written whole below
+            else:
                 self.appended += len(added)
-            return
+                return
         self.folder.mkdir(parents=True, exist_ok=True)
         path = self._path(src.name)
         tmp = path.with_name(f".{path.name}.{os.getpid()}")

@@ -187,3 +187,18 @@ def test_a_night_adds_its_new_lines_to_the_end_of_the_cache(tmp_path: Path, nigh
     assert len(path.read_bytes()) < len(grown)
     assert engine.LineCache(folder).load(engine.readers.SourceFile(night2 / "penalties.jsonl", "penalties", "jsonl", "penalties.jsonl")) \
         .keys() <= {engine._line_digest(x) for x in (night2 / "penalties.jsonl").read_bytes().split(b"\n")}
+
+
+def test_a_cache_file_gone_since_it_was_loaded_is_written_whole(tmp_path: Path, night1: Path, parallel):
+    folder = tmp_path / "cache"
+    _validate(night1, engine.LineCache(folder))
+    cache = engine.LineCache(folder)
+    src = engine.readers.SourceFile(night1 / "penalties.jsonl", "penalties", "jsonl", "penalties.jsonl")
+    entries = cache.load(src)
+    assert entries
+    cache._path(src.name).unlink()
+    added = {b"\x00" * 16: next(iter(entries.values()))}
+    cache.keep(src, {**entries, **added}, added)
+    assert (cache.appended, cache.rewritten) == (0, 1)
+    cache.save()
+    assert cache.load(src) == {**entries, **added}

@@ -190,6 +190,27 @@ def test_search_documents_escape_record_text():
     assert doc.anchor == f"penalties--{slug('X<script>1')}"
 
 
+def test_search_fingerprints_follow_the_search_code_and_labels_not_the_page_code(tmp_path: Path, monkeypatch):
+    """A change of the page code re-renders pages, not the search index; a change of the
+    labels search documents show (kinds, result codes) re-indexes every shard."""
+    from liushuang.generator import labels
+
+    shard = search.Shard("entities", "entities", "", [search.LazyDoc("entities", {"uscc": "91210200MA0000000X", "name": "某"})])
+    before = search._fingerprint(shard)
+    other_pages = tmp_path / "pages.py"
+    other_pages.write_text(Path(pages.__file__).read_text(encoding="utf-8") + "\n# changed\n", encoding="utf-8")
+    monkeypatch.setattr(pages, "__file__", str(other_pages))
+    search._code_digest.cache_clear()
+    assert search._fingerprint(shard) == before
+    other_labels = tmp_path / "labels.py"
+    other_labels.write_text(Path(labels.__file__).read_text(encoding="utf-8").replace("未发现问题", "未发现违法问题"), encoding="utf-8")
+    monkeypatch.setattr(labels, "__file__", str(other_labels))
+    search._code_digest.cache_clear()
+    assert search._fingerprint(shard) != before
+    monkeypatch.undo()
+    search._code_digest.cache_clear()
+
+
 @pytest.mark.parametrize(("page", "pages_", "want"), [
     (1, 1, [1]), (1, 5, [1, 2, None, 5]), (3, 5, [1, 2, 3, 4, 5]), (5, 9, [1, None, 4, 5, 6, None, 9]), (9, 9, [1, None, 8, 9])])
 def test_pagination_numbers(page, pages_, want):
