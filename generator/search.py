@@ -191,9 +191,9 @@ class Shard:
 
 
 def plan_shards(docs: Iterable[Doc | LazyDoc], shard_records: int = SHARD_RECORDS) -> list[Shard]:
-    """Group documents into shards: one per kind and year, split by a stable
-    hash of the record's key when larger than ``shard_records``. The result depends
-    only on the documents, not on their order."""
+    """Group documents into shards: one per kind and year, split by a stable hash
+    of each document's ``order`` (a record's key) when larger than ``shard_records``.
+    The result depends only on the documents, not on the sequence they come in."""
     groups: dict[tuple[str, str], list[Doc | LazyDoc]] = defaultdict(list)
     for d in docs:
         groups[(d.kind, d.year)].append(d)
