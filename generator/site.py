@@ -21,6 +21,7 @@ import gc
 import os
 import re
 import shutil
+import signal
 import subprocess
 from collections import defaultdict
 from collections.abc import Callable, Iterable
@@ -68,6 +69,14 @@ def build(data_dir: str | Path, out: str | Path, policy: Policy, *, build_date: 
           shard_records: int = SHARD_RECORDS, echo: Callable[[str], None] | None = None, incremental: bool = True) -> BuildReport:
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
+    _recover(out)
+    tmp = out.parent / f".{out.name}.building-{os.getpid()}"
+    if tmp.exists():
+        shutil.rmtree(tmp)
+    previous = _previous(out) if incremental else None
+    # The standby tree is made ready in a child process while this one validates: the two
+    # do not depend on each other, and validation keeps one core of two busy.
+    adoption = _Adoption(out, tmp, previous)
     with spilled(out.parent) as spill:  # the published records' JSON: in a file, not on the heap
         report = BuildReport(build_date.isoformat())
         stage = Steps(echo, report.stages)
@@ -80,32 +89,27 @@ def build(data_dir: str | Path, out: str | Path, policy: Policy, *, build_date: 
             if public is not None:
                 store[kind].append(public)
 
-        with stage("validate", "校验并确定公开范围"):
-            # The publication decision is taken where each record is validated (in the worker
-            # processes); the main process only counts it and keeps the public form.
-            judge = Judge(publisher, tuple(store))
-            # A nightly build validates again only the lines that changed since the last one.
-            cache = LineCache(_cache_folder(out) / "validation", judge.salt()) if incremental else None
-            validation = Validator(policy, progress=progress).validate_dir(data_dir, sink=sink, prepare=judge, cache=cache)
-            if cache is not None:
-                report.validation_cache = {"hits": cache.hits, "misses": cache.misses, "appended": cache.appended,
-                                           "rewritten": cache.rewritten}
-            spill.seal()
-            gc.collect()
-            trim_heap()  # before the page workers are forked from this process
-        for kind in schemas.KINDS:
-            k = validation.kinds[kind]
-            if not k.read:
-                continue
-            report.counts[kind] = {"input": k.read, "published": publisher.decisions.published[kind],
-                                   "withheld": dict(sorted(publisher.decisions.withheld.get(kind, {}).items())), "rejected": k.rejected}
-        _recover(out)
-        tmp = out.parent / f".{out.name}.building-{os.getpid()}"
-        if tmp.exists():
-            shutil.rmtree(tmp)
-        previous = _previous(out) if incremental else None
         try:  # from here on, a failure removes the half-made folder (a standby taken over included)
-            in_place = _adopt_standby(out, tmp, previous) if previous is not None else None
+            with stage("validate", "校验并确定公开范围"):
+                # The publication decision is taken where each record is validated (in the worker
+                # processes); the main process only counts it and keeps the public form.
+                judge = Judge(publisher, tuple(store))
+                # A nightly build validates again only the lines that changed since the last one.
+                cache = LineCache(_cache_folder(out) / "validation", judge.salt()) if incremental else None
+                validation = Validator(policy, progress=progress).validate_dir(data_dir, sink=sink, prepare=judge, cache=cache)
+                if cache is not None:
+                    report.validation_cache = {"hits": cache.hits, "misses": cache.misses, "appended": cache.appended,
+                                               "rewritten": cache.rewritten}
+                spill.seal()
+                gc.collect()
+                trim_heap()  # before the page workers are forked from this process
+            for kind in schemas.KINDS:
+                k = validation.kinds[kind]
+                if not k.read:
+                    continue
+                report.counts[kind] = {"input": k.read, "published": publisher.decisions.published[kind],
+                                       "withheld": dict(sorted(publisher.decisions.withheld.get(kind, {}).items())), "rejected": k.rejected}
+            in_place = adoption.result()
             if in_place is None:
                 tmp.mkdir()
             elif previous is not None:
@@ -147,6 +151,7 @@ def build(data_dir: str | Path, out: str | Path, policy: Policy, *, build_date: 
                 manifest.write(tmp, manifest.compute(tmp, previous=data.previous, known=known, paths=sorted(set(files))))
             _replace(tmp, out)
         except BaseException:
+            adoption.cancel()
             shutil.rmtree(tmp, ignore_errors=True)
             raise
         return report
@@ -275,6 +280,72 @@ def _adopt_standby(out: Path, tmp: Path, previous: pages.Previous) -> frozenset[
         os.makedirs(os.path.dirname(target), exist_ok=True)
         os.link(os.path.join(source, path), target)
     return frozenset(live)
+
+
+class _Adoption:
+    """``_adopt_standby`` run in a forked child while the build validates. ``result()``
+    waits for it and returns what ``_adopt_standby`` would: the pages already in the
+    build folder, or None when the build must start from an empty folder (no standby,
+    or the child failed: then its half-made folder is removed).
+
+    The child only moves files and exits; it dies with the build (``PR_SET_PDEATHSIG``)
+    so a killed build leaves no process still changing a folder the next one removes.
+    Where there is no ``fork``, the standby is adopted in this process, when it is asked for."""
+
+    def __init__(self, out: Path, tmp: Path, previous: pages.Previous | None) -> None:
+        from . import manifest  # noqa: F401  (imported before forking: the child imports nothing)
+
+        self.out, self.tmp, self.previous = out, tmp, previous
+        self.pid: int | None = None
+        if previous is None or not _standby(out).is_dir() or not hasattr(os, "fork"):
+            return
+        parent = os.getpid()
+        pid = os.fork()
+        if pid == 0:  # the child
+            code = 2
+            try:
+                gc.disable()  # a collection would touch, and so copy, every object of the parent
+                _die_with_parent()
+                if os.getppid() != parent:  # the build died before the line above
+                    os._exit(code)
+                code = 0 if _adopt_standby(out, tmp, previous) is not None else 1
+            finally:
+                os._exit(code)
+        self.pid = pid
+
+    def result(self) -> frozenset[str] | None:
+        if self.previous is None:
+            return None
+        if self.pid is None:
+            return _adopt_standby(self.out, self.tmp, self.previous)
+        child, self.pid = self.pid, None
+        _, status = os.waitpid(child, 0)
+        if os.waitstatus_to_exitcode(status) == 0:
+            return frozenset(p for p, e in self.previous.files.items() if "input" in e)
+        if self.tmp.exists():  # a standby half changed: deleted in the background (named as a dead build's, should that be killed)
+            aside = self.tmp.with_name(f".{self.out.name}.building-{child}")
+            self.tmp.rename(aside)
+            _discard(aside)
+        return None
+
+    def cancel(self) -> None:
+        if self.pid is not None:
+            try:
+                os.kill(self.pid, signal.SIGKILL)
+                os.waitpid(self.pid, 0)
+            except (ProcessLookupError, ChildProcessError):
+                pass
+            self.pid = None
+
+
+def _die_with_parent() -> None:
+    """Linux: this process gets SIGKILL when its parent dies."""
+    import ctypes
+
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
 
 
 def _unlink(root: str, path: str, *, prune: bool = False) -> None:

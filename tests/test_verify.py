@@ -406,6 +406,74 @@ def test_killed_build_on_the_standby_tree(tmp_path: Path, good_site: Path, clean
     assert manifest.load(full) == manifest.load(out) and verify.verify(out, data, load_policy()).ok
 
 
+@pytest.mark.parametrize("when", ["at once", "half way"])
+def test_standby_adopted_beside_validation_falls_back_when_it_fails(tmp_path: Path, good_site: Path, clean_dir: Path,
+                                                                    monkeypatch: pytest.MonkeyPatch, when: str):
+    """The standby is turned into the build folder by a forked child while the build
+    validates. Should that child fail, the build starts from an empty folder and still
+    makes the same site, linking the unchanged pages from the published one."""
+    data, out = tmp_path / "data", tmp_path / "site"
+    shutil.copytree(clean_dir, data)
+    shutil.copytree(good_site, out, copy_function=os.link)
+    _edit(data, "licenses", 0, content="更正的许可内容")
+    site.build(data, out, load_policy(), build_date=DAY)
+    assert (tmp_path / ".site.standby").is_dir()
+    _edit(data, "licenses", 1, content="再次更正的许可内容")
+
+    def broken(out: Path, tmp: Path, previous: object) -> None:
+        if when == "half way":  # the standby taken over and partly changed
+            (tmp_path / ".site.standby").rename(tmp)
+            for page in list(tmp.glob("licenses/*/index.html"))[:3]:
+                page.unlink()
+        raise OSError("the disk said no")
+
+    monkeypatch.setattr(site, "_adopt_standby", broken)
+    report = site.build(data, out, load_policy(), build_date=DAY)
+    assert 0.9 * report.pages < report.linked < report.pages
+    assert (tmp_path / ".site.standby").is_dir() and _unchanged_on_disk(out)  # the untouched standby stays one
+    full = tmp_path / "full"
+    site.build(data, full, load_policy(), build_date=DAY, incremental=False)
+    assert manifest.load(full) == manifest.load(out)
+
+
+def test_killed_build_takes_its_standby_child_along(tmp_path: Path, good_site: Path, clean_dir: Path):
+    """A build killed while its child is still adopting the standby: the child dies too
+    (it would otherwise go on changing a folder the next build removes), the published
+    site is untouched, and the next build succeeds."""
+    psutil = pytest.importorskip("psutil")
+    data, out = tmp_path / "data", tmp_path / "site"
+    shutil.copytree(clean_dir, data)
+    shutil.copytree(good_site, out, copy_function=os.link)
+    site.build(data, out, load_policy(), build_date=DAY)
+    before = manifest.compute(out)
+    _edit(data, "licenses", 1, content="再次更正的许可内容")
+    code = ("import datetime as dt, sys, time; from pathlib import Path; from liushuang.policy import load_policy; "
+            "from liushuang.generator import site; "
+            "real = site._adopt_standby\n"
+            "def slow(*args):\n"
+            "    time.sleep(60); return real(*args)\n"
+            "site._adopt_standby = slow\n"
+            "site.build(Path(sys.argv[1]), Path(sys.argv[2]), load_policy(), build_date=dt.date(2026, 11, 30), workers=1)")
+    proc = subprocess.Popen([sys.executable, "-c", code, str(data), str(out)])
+    deadline = time.monotonic() + 60
+    children: list = []
+    while time.monotonic() < deadline and proc.poll() is None and not children:
+        children = psutil.Process(proc.pid).children()
+        time.sleep(0.05)
+    assert children, "no child process adopting the standby"
+    child = children[0]
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    gone, alive = psutil.wait_procs([child], timeout=10)
+    assert not alive, "the standby's child outlived the build"
+    assert manifest.compute(out) == before
+    site.build(data, out, load_policy(), build_date=DAY)
+    assert _unchanged_on_disk(out) and not list(tmp_path.glob(".site.building-*"))
+    full = tmp_path / "full"
+    site.build(data, full, load_policy(), build_date=DAY, incremental=False)
+    assert manifest.load(full) == manifest.load(out)
+
+
 @pytest.mark.parametrize("remote", [False, True])
 def test_publish_copies_only_what_changed(tmp_path: Path, good_site: Path, broken: Path, remote: bool):
     """`liushuang publish` to a folder, or to an fsspec URL (here fsspec's in-memory filesystem)."""
