@@ -169,10 +169,12 @@ def _render(root: Path, data: SiteData, stage: Steps, report: BuildReport, *, wo
         jobs = pages.jobs(data)
         counts = fork_map(pages.run_job, jobs, (root, data), parallel=len(jobs) > 8, workers=workers, part=pages.job_part,
                           recycle=pages.RECYCLE)
-        report.pages += sum(n for n, _, _ in counts)
-        report.linked += sum(n for _, n, _ in counts)
-        for _, _, files in counts:
+        report.pages += sum(n for n, _, _, _ in counts)
+        report.linked += sum(n for _, n, _, _ in counts)
+        kept = data.previous.files if data.previous is not None else {}
+        for _, _, files, names in counts:
             known.update(files)
+            known.update((name, kept[name]) for name in names)
     w = Writer(root, data.build_date, data.narrative, data.previous)
     with stage("downloads", "开放数据下载与数据目录"):
         from .catalog import write_catalog
@@ -198,7 +200,7 @@ def _render(root: Path, data: SiteData, stage: Steps, report: BuildReport, *, wo
         (root / "404.html").write_text(w.env.get_template("404.html").render(root="/", title="页面不存在", **w.common), encoding="utf-8")
     report.pages += w.pages
     report.linked += w.linked
-    known.update(w.files)
+    known.update(w.entries())
 
 
 def _audit_reports(root: Path, audit_dir: str | Path | None) -> list[dict[str, str]]:

@@ -111,17 +111,93 @@ def fork_map(fn: Callable[[Any], Any], jobs: Sequence[Any], data: Any, *, parall
             # collections, which would otherwise touch (and so copy) every page of them.
             gc.freeze()
             try:
-                group = workers * recycle if recycle else len(jobs)
-                results: list[Any] = []
-                for start in range(0, len(jobs), group):
-                    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork")) as pool:
-                        results += pool.map(fn, jobs[start:start + group])
-                return results
+                if recycle:
+                    return _recycling_map(fn, jobs, workers, recycle)
+                with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork")) as pool:
+                    return list(pool.map(fn, jobs))
             finally:
                 gc.unfreeze()
         return [fn(job) for job in jobs]
     finally:
         _SHARED = None
+
+
+class WorkerDied(RuntimeError):
+    """A forked worker ended without returning its job's result (killed, or out of memory)."""
+
+
+def _recycling_worker(fn: Callable[[Any], Any], jobs: Sequence[Any], conn: Any) -> None:
+    """A forked worker of ``_recycling_map``: runs the jobs it is sent by index until told to stop."""
+    while (i := conn.recv()) is not None:
+        try:
+            out = (i, True, fn(jobs[i]))
+        except BaseException as exc:  # sent back, raised in the parent
+            out = (i, False, exc)
+        try:
+            conn.send(out)
+        except Exception as exc:  # an unpicklable result or exception
+            conn.send((i, False, RuntimeError(f"{type(exc).__name__}: {exc}")))
+
+
+def _recycling_map(fn: Callable[[Any], Any], jobs: Sequence[Any], workers: int, recycle: int) -> list[Any]:
+    """``[fn(job) for job in jobs]`` in ``workers`` forked processes, each replaced by a
+    fresh fork after ``recycle`` jobs. Each worker is replaced as soon as it is done, so
+    the others never wait for it: a pool per group of jobs would leave a core idle while
+    the group's last job runs. Jobs are handed out in their order; a job's exception is
+    raised here, and a worker that dies mid-job raises ``WorkerDied``."""
+    from multiprocessing.connection import wait
+
+    ctx = multiprocessing.get_context("fork")
+    results: list[Any] = [None] * len(jobs)
+    upcoming = iter(range(len(jobs)))
+    running: dict[Any, list[Any]] = {}  # connection -> [process, job index, jobs done]
+
+    def hand(conn: Any, state: list[Any]) -> bool:
+        i = next(upcoming, None)
+        if i is None:
+            conn.send(None)
+            return False
+        conn.send(i)
+        state[1] = i
+        return True
+
+    left = len(jobs)
+    try:
+        while left:
+            while len(running) < workers and left > len(running):
+                ours, theirs = ctx.Pipe()
+                proc = ctx.Process(target=_recycling_worker, args=(fn, jobs, theirs), daemon=True)
+                proc.start()
+                theirs.close()
+                state = [proc, None, 0]
+                if not hand(ours, state):
+                    proc.join()
+                    break
+                running[ours] = state
+            for conn in wait(list(running)):
+                state = running[conn]
+                try:
+                    i, ok, value = conn.recv()
+                except (EOFError, OSError):
+                    state[0].join()
+                    raise WorkerDied(f"并行子进程异常退出（退出码 {state[0].exitcode}），任务：{jobs[state[1]]!r}") from None
+                if not ok:
+                    raise value
+                results[i] = value
+                left -= 1
+                state[2] += 1
+                if state[2] >= recycle or not hand(conn, state):
+                    if state[2] >= recycle:
+                        conn.send(None)
+                    state[0].join()
+                    conn.close()
+                    del running[conn]
+        return results
+    finally:
+        for conn, (proc, _, _) in running.items():
+            proc.kill()
+            proc.join()
+            conn.close()
 
 
 def _map_parts(fn: Callable[[Any], Any], jobs: Sequence[Any], data: Any, part: Callable[[Any, Any], tuple[Any, Any]],

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -73,5 +74,51 @@ def test_recycled_workers_give_the_same_results_from_fresh_processes():
     plain = fork_map(_pid_and_square, jobs, 1, parallel=True, workers=2)
     recycled = fork_map(_pid_and_square, jobs, 1, parallel=True, workers=2, recycle=2)
     assert [r for _, r in plain] == [r for _, r in recycled] == [j * j + 1 for j in jobs]
-    # Groups of 2 workers × 2 jobs: three pools, so more worker processes than one pool has.
-    assert len({pid for pid, _ in plain}) <= 2 < len({pid for pid, _ in recycled})
+    # Each worker is replaced after 2 jobs: 12 jobs take at least 6 processes, none runs more than 2.
+    pids = Counter(pid for pid, _ in recycled)
+    assert len({pid for pid, _ in plain}) <= 2 and len(pids) >= 6 and max(pids.values()) <= 2
+
+
+def _waits_for_the_last(job: int) -> bool:
+    import time
+
+    from liushuang.parallel import shared
+
+    flag = shared()
+    if job == 39:
+        flag.touch()
+    if job != 0:
+        return True
+    deadline = time.monotonic() + 30
+    while not flag.exists() and time.monotonic() < deadline:
+        time.sleep(0.01)
+    return flag.exists()
+
+
+def test_recycled_workers_do_not_wait_for_each_other(tmp_path: Path):
+    """Job 0 holds one worker until job 39 has run: the other worker must go through
+    jobs 1 to 39 meanwhile, replaced every 2 jobs. A pool per group of jobs would make
+    each group wait for its slowest job, and job 0 would wait in vain."""
+    from liushuang.parallel import fork_map
+
+    done = fork_map(_waits_for_the_last, list(range(40)), tmp_path / "flag", parallel=True, workers=2, recycle=2)
+    assert done == [True] * 40
+
+
+def _fails_on(job: int) -> int:
+    import os
+
+    if job == 5:
+        raise ValueError("job 5 is bad")
+    if job == 7:
+        os._exit(3)  # a worker that dies (as one killed for memory would)
+    return job
+
+
+@pytest.mark.parametrize("bad, error", [(5, ValueError), (7, "WorkerDied")])
+def test_recycled_workers_report_a_failed_job(bad, error):
+    from liushuang import parallel
+
+    expected = parallel.WorkerDied if error == "WorkerDied" else error
+    with pytest.raises(expected, match="job 5 is bad" if bad == 5 else "退出码 3"):
+        parallel.fork_map(_fails_on, [0, 1, 2, bad, 3], None, parallel=True, workers=2, recycle=2)
