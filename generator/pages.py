@@ -139,7 +139,7 @@ def environment() -> Environment:
 def pagination(page: int, pages: int) -> list[int | None]:
     """Page numbers to show, GOV.UK style: first, last, current and its
     neighbours; ``None`` marks an ellipsis."""
-    keep = sorted({1, pages, page - 1, page, page + 1} & set(range(1, pages + 1)))
+    keep = sorted(n for n in {1, pages, page - 1, page, page + 1} if 1 <= n <= pages)  # not a set of every page: a list has thousands
     out: list[int | None] = []
     for n in keep:
         if out and n - (out[-1] or 0) > 1:

@@ -50,6 +50,7 @@ class Spill:
     def __init__(self, folder: str | Path | None = None) -> None:
         self._fh: Any = tempfile.TemporaryFile(dir=folder, prefix=".liushuang-spill-")  # gone when closed, or if killed
         self._size = 0
+        self._pending = bytearray()  # written in runs of a megabyte: a write call per record costs more than the copy
         self._map: mmap.mmap | None = None
         self._mapped = 0
         self._forks = _forks[0]  # a forked worker reads what was sealed, and never writes
@@ -60,7 +61,11 @@ class Spill:
         n = len(data)
         if n >= 1 << 32:
             raise ValueError("a value of 4 GiB or more")
-        self._fh.write(data)
+        pending = self._pending
+        pending += data
+        if len(pending) >= 1 << 20:
+            self._fh.write(pending)
+            pending.clear()
         at, self._size = self._size, self._size + n
         return at << 32 | n
 
@@ -79,6 +84,8 @@ class Spill:
             raise RuntimeError("a spilled record read after its build ended")
         if _forks[0] != self._forks:  # the write buffer copied by fork is not this process's to flush
             raise RuntimeError("a forked worker read past what its parent sealed")
+        self._fh.write(self._pending)
+        self._pending.clear()
         self._fh.flush()
         if self._map is not None:
             self._map.close()

@@ -247,6 +247,18 @@ def pagefind_command() -> list[str]:
     raise SearchError("找不到 Pagefind：请安装 pagefind[extended]（pip install 'pagefind[extended]'）")
 
 
+# Sets the parent-death signal, then becomes the command (the setting survives exec):
+# a Pagefind run ends with the build that started it, even one killed outright.
+_LAUNCH = ("import ctypes, os, sys\n"
+           "try:\n    ctypes.CDLL(None).prctl(1, 9)\nexcept (OSError, AttributeError):\n    pass\n"
+           "os.execvp(sys.argv[1], sys.argv[1:])")
+
+
+def _dies_with_us(cmd: list[str]) -> list[str]:
+    """``cmd`` run so that it is killed when the thread that started it dies (Linux)."""
+    return [sys.executable, "-c", _LAUNCH, *cmd] if sys.platform.startswith("linux") else cmd
+
+
 def _fingerprint(shard: Shard) -> str:
     """SHA-256 of the shard's documents, the code that turns them into search
     sheets (this module) and the Pagefind version: the same fingerprint gives the
@@ -339,7 +351,7 @@ def _index(shard: Shard, work: Path, out: Path, previous: Any = None,
         (src / name).write_text(text, encoding="utf-8")
     target = out / "pagefind" / shard.name
     shutil.rmtree(target, ignore_errors=True)
-    cmd = [*pagefind_command(), "--site", str(src), "--output-path", str(target), "--force-language", "zh-cn", "--quiet"]
+    cmd = [*_dies_with_us(pagefind_command()), "--site", str(src), "--output-path", str(target), "--force-language", "zh-cn", "--quiet"]
     proc = subprocess.run(cmd, capture_output=True, text=True)
     if proc.returncode != 0:
         raise SearchError(f"Pagefind 索引 {shard.name} 失败：{proc.stderr.strip() or proc.stdout.strip()}")

@@ -57,6 +57,9 @@ class BuildReport:
     search_reused: list[str] = field(default_factory=list)  # shards whose documents did not change: index reused
     narrative: str = ""                                     # where the narrative pages came from, or why they are missing
     validation_cache: dict[str, int] = field(default_factory=dict)  # JSON Lines lines taken from the last build's validation, or not
+    # The search index's own wall time: it is made alongside the pages, so only what is left of it
+    # when they are done counts in ``stages["search"]``.
+    search_seconds: float = 0.0
 
     @property
     def conserved(self) -> bool:
@@ -77,6 +80,7 @@ def build(data_dir: str | Path, out: str | Path, policy: Policy, *, build_date: 
     # The standby tree is made ready in a child process while this one validates: the two
     # do not depend on each other, and validation keeps one core of two busy.
     adoption = _Adoption(out, tmp, previous)
+    searching: _Search | None = None
     with spilled(out.parent) as spill:  # the published records' JSON: in a file, not on the heap
         report = BuildReport(build_date.isoformat())
         stage = Steps(echo, report.stages)
@@ -121,14 +125,15 @@ def build(data_dir: str | Path, out: str | Path, policy: Policy, *, build_date: 
             data = SiteData(store, build_date, page_size, narrative, previous)
             base = site_url if site_url.endswith("/") else site_url + "/"
             known: dict[str, dict[str, Any]] = {}
+            if search:
+                # The search index is made in a forked child alongside the pages: on the local engine
+                # its Pagefind runs use the cores the page workers and the main process leave idle.
+                pages.warm(data)  # the indexes the documents are made from, computed once, shared with the child
+                searching = _Search(tmp, data, shard_records, workers or os.cpu_count() or 1)
             _render(tmp, data, stage, report, workers=workers, site_url=base, audit_dir=audit_dir, known=known)
             if search:
-                from .search import build_search, docs
-
                 with stage("search", "建立全文检索索引（Pagefind）"):
-                    report.search_shards, report.search_reused, bundles = build_search(
-                        tmp, tmp / ".search-documents", docs(data), shard_records=shard_records, workers=workers or os.cpu_count() or 1,
-                        previous=data.previous)
+                    report.search_shards, report.search_reused, bundles, report.search_seconds = searching.result()
                     known.update(bundles)
             if previous is not None and previous.in_place:
                 # A tree reused from the standby still holds the previous build's files that are gone now.
@@ -152,6 +157,8 @@ def build(data_dir: str | Path, out: str | Path, policy: Policy, *, build_date: 
             _replace(tmp, out)
         except BaseException:
             adoption.cancel()
+            if searching is not None:
+                searching.cancel()
             shutil.rmtree(tmp, ignore_errors=True)
             raise
         return report
@@ -338,6 +345,90 @@ class _Adoption:
             except (ProcessLookupError, ChildProcessError):
                 pass
             self.pid = None
+
+
+class _Search:
+    """``search.build_search`` over the site's records in a forked child, started
+    before the pages and awaited after them. ``result()`` gives what
+    ``build_search`` returns, plus the child's wall time, or raises what it raised.
+
+    The child inherits the records (shared, not copied) and writes only under
+    pagefind/ and search/, which no page job touches. It dies with the build. On a
+    Dask engine, or without ``fork``, the index is made in this process when
+    ``result()`` is called (a forked child cannot use the parent's cluster client)."""
+
+    def __init__(self, out: Path, data: SiteData, shard_records: int, workers: int) -> None:
+        from liushuang.parallel import current_engine
+
+        self.run = lambda: _search_index(out, data, shard_records, workers)
+        self.pid: int | None = None
+        if current_engine() is not None or not hasattr(os, "fork"):
+            return
+        import pickle
+
+        parent = os.getpid()
+        read, write = os.pipe()
+        pid = os.fork()
+        if pid == 0:  # the child
+            code = 1
+            try:
+                os.close(read)
+                gc.freeze()  # what the child inherits stays out of its collections (and so uncopied)
+                _die_with_parent()
+                if os.getppid() != parent:
+                    os._exit(code)
+                try:
+                    value: Any = (True, self.run())
+                except BaseException as exc:
+                    value = (False, exc)
+                try:
+                    blob = pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
+                except Exception as exc:  # an exception that does not pickle
+                    blob = pickle.dumps((False, RuntimeError(f"{type(exc).__name__}: {exc}")))
+                with open(write, "wb") as fh:
+                    fh.write(blob)
+                code = 0
+            finally:
+                os._exit(code)
+        os.close(write)
+        self.pid, self.pipe = pid, read
+
+    def result(self) -> tuple[list[dict[str, Any]], list[str], dict[str, dict[str, Any]], float]:
+        if self.pid is None:
+            return self.run()
+        import pickle
+
+        with open(self.pipe, "rb") as fh:
+            blob = fh.read()
+        child, self.pid = self.pid, None
+        _, status = os.waitpid(child, 0)
+        if not blob:
+            raise RuntimeError(f"全文检索索引的子进程异常退出（退出码 {os.waitstatus_to_exitcode(status)}）")
+        ok, value = pickle.loads(blob)
+        if not ok:
+            raise value
+        return value
+
+    def cancel(self) -> None:
+        if self.pid is not None:
+            try:
+                os.kill(self.pid, signal.SIGKILL)
+                os.waitpid(self.pid, 0)
+            except (ProcessLookupError, ChildProcessError):
+                pass
+            self.pid = None
+            os.close(self.pipe)
+
+
+def _search_index(out: Path, data: SiteData, shard_records: int, workers: int) -> tuple[Any, ...]:
+    import time
+
+    from .search import build_search, docs
+
+    started = time.perf_counter()
+    shards, reused, bundles = build_search(out, out / ".search-documents", docs(data), shard_records=shard_records, workers=workers,
+                                           previous=data.previous)
+    return shards, reused, bundles, round(time.perf_counter() - started, 3)
 
 
 def _die_with_parent() -> None:

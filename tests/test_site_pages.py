@@ -233,3 +233,18 @@ def test_a_lazy_search_document_is_the_eager_one_and_its_fingerprint_follows_the
     result = {"uscc": "91210200MA0000000X", "task_id": "RW1", "completed_on": "2025-02-01", "result_codes": ["1"], "entity_name": "某"}
     a, b = search.LazyDoc("inspection_results", result, "甲局"), search.LazyDoc("inspection_results", result, "乙局")
     assert a.department == "甲局" and a.content() != b.content()   # the task's department is part of the document
+
+
+def test_pagination_shows_first_last_and_neighbours():
+    from liushuang.generator.pages import pagination
+
+    assert pagination(1, 1) == [1]
+    assert pagination(1, 2) == [1, 2]
+    assert pagination(5, 9) == [1, None, 4, 5, 6, None, 9]
+    assert pagination(3, 9) == [1, 2, 3, 4, None, 9]
+    assert pagination(9, 9) == [1, None, 8, 9]
+    assert pagination(2, 5920) == [1, 2, 3, None, 5920]  # a city's licence list: thousands of pages
+    for n_pages in range(1, 12):
+        for page in range(1, n_pages + 1):
+            shown = [n for n in pagination(page, n_pages) if n is not None]
+            assert shown == sorted({1, pages, page - 1, page, page + 1} & set(range(1, pages + 1)))

@@ -261,6 +261,14 @@ def test_swap_is_atomic_and_recovers_from_a_death_between_renames(tmp_path: Path
     assert os.listdir(out) == ["new"] and sorted(p.name for p in tmp_path.iterdir()) == ["site"]
 
 
+def _pages_in(folder: Path) -> int:
+    """Pages a running build has written so far (its search scratch folder comes and goes meanwhile)."""
+    try:
+        return sum(1 for _ in folder.rglob("index.html"))
+    except FileNotFoundError:
+        return 0
+
+
 def test_killed_build_leaves_the_previous_site_and_the_next_build_succeeds(tmp_path: Path, good_site: Path, clean_dir: Path):
     out = tmp_path / "site"
     shutil.copytree(good_site, out)
@@ -272,7 +280,7 @@ def test_killed_build_leaves_the_previous_site_and_the_next_build_succeeds(tmp_p
     building = tmp_path / f".site.building-{proc.pid}"
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline and proc.poll() is None:
-        if building.is_dir() and sum(1 for _ in building.rglob("index.html")) > 200:
+        if building.is_dir() and _pages_in(building) > 200:
             break
         time.sleep(0.05)
     assert proc.poll() is None, "the build finished before it could be killed"
@@ -472,6 +480,22 @@ def test_killed_build_takes_its_standby_child_along(tmp_path: Path, good_site: P
     full = tmp_path / "full"
     site.build(data, full, load_policy(), build_date=DAY, incremental=False)
     assert manifest.load(full) == manifest.load(out)
+
+
+def test_search_made_beside_the_pages_reports_its_failure(tmp_path: Path, good_site: Path, clean_dir: Path,
+                                                          monkeypatch: pytest.MonkeyPatch):
+    """The search index is made by a forked child while the pages are written: a
+    Pagefind failure there fails the build with Pagefind's message, as it would in
+    the build's own process, and leaves the published site as it was."""
+    from liushuang.generator import search
+
+    out = tmp_path / "site"
+    shutil.copytree(good_site, out, copy_function=os.link)
+    before = manifest.compute(out)
+    monkeypatch.setattr(search, "pagefind_command", lambda: [sys.executable, "-c", "import sys; sys.exit('索引器坏了')"])
+    with pytest.raises(search.SearchError, match="索引器坏了"):
+        site.build(clean_dir, out, load_policy(), build_date=DAY, incremental=False)
+    assert manifest.compute(out) == before and not list(tmp_path.glob(".site.building-*"))
 
 
 @pytest.mark.parametrize("remote", [False, True])
