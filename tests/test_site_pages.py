@@ -247,4 +247,4 @@ def test_pagination_shows_first_last_and_neighbours():
     for n_pages in range(1, 12):
         for page in range(1, n_pages + 1):
             shown = [n for n in pagination(page, n_pages) if n is not None]
-            assert shown == sorted({1, pages, page - 1, page, page + 1} & set(range(1, pages + 1)))
+            assert shown == sorted({1, n_pages, page - 1, page, page + 1} & set(range(1, n_pages + 1)))
