@@ -53,7 +53,8 @@ t0 = time.perf_counter()
 report = build(Path(sys.argv[1]), Path(sys.argv[2]), load_policy(), build_date=dt.date(2026, 11, 30), progress=False,
                echo=lambda m: print(m, file=sys.stderr, flush=True))
 print(json.dumps({"stages": report.stages, "pages": report.pages, "linked": report.linked, "total_s": time.perf_counter() - t0,
-                  "shards": len(report.search_shards), "reused": len(report.search_reused), "cache": report.validation_cache}))
+                  "shards": len(report.search_shards), "reused": len(report.search_reused), "cache": report.validation_cache,
+                  "search_s": getattr(report, "search_seconds", None)}))
 """
 
 VERIFY = r"""
@@ -162,6 +163,8 @@ def main() -> None:
             for stage, seconds in r["stages"].items():
                 print(f"| {stage} | {seconds:.1f} |")
             print(f"| **total** | **{r['total_s']:.1f}** |")
+            if r.get("search_s"):  # liushuang after 3b251af: the search index is made alongside the pages
+                print(f"\nthe search index took {r['search_s']:.1f} s alongside the pages; the search row is what was left of it after them")
             if r.get("cache"):
                 print(f"\nvalidation: {r['cache']['hits']:,} lines taken from the last build's cache, {r['cache']['misses']:,} validated")
                 if "appended" in r["cache"]:  # liushuang after 914941c

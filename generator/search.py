@@ -48,6 +48,7 @@ from .records import plain
 
 SHEET_SIZE = 50          # records per search document
 SHARD_RECORDS = 150_000  # records per Pagefind index: about 1.3 GB of indexer memory (docs/search.md)
+HOLD_SHARE = 0.25        # build_search's hold: past this share of documents to index again, the index waits for the pages
 KIND_LABEL = labels("entities", "penalties", "licenses", "inspection_results")  # the search form's kinds, in its order
 
 
@@ -290,6 +291,17 @@ def _pagefind_version() -> str:
     return out.stdout.strip() or out.stderr.strip()
 
 
+def _old_fingerprints(previous: Any) -> dict[str, str]:
+    """Shard name → fingerprint, from the previous build's search/shards.json."""
+    if previous is None:
+        return {}
+    try:
+        shards = orjson.loads((previous.root / "search" / "shards.json").read_bytes())["shards"]
+        return {s["bundle"].removeprefix("pagefind/").rstrip("/"): s["fingerprint"] for s in shards}
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return {}
+
+
 def _reuse(shard: Shard, out: Path, previous: Any, old_files: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]] | None:
     """The previous build's bundle of this shard, when its documents did not change:
     left in place (a build on the standby tree already holds it) or hard-linked.
@@ -338,7 +350,7 @@ def _hashed(target: Path, prefix: str, fingerprint: str) -> dict[str, dict[str, 
 def _index(shard: Shard, work: Path, out: Path, previous: Any = None,
            old_files: dict[str, dict[str, Any]] | None = None) -> dict[str, dict[str, Any]]:
     """Index one shard (or reuse the previous build's index); returns its files' manifest entries."""
-    shard.fingerprint = _fingerprint(shard)
+    shard.fingerprint = shard.fingerprint or _fingerprint(shard)
     reused = _reuse(shard, out, previous, old_files or {})
     if reused is not None:
         shard.reused = True
@@ -378,11 +390,17 @@ def _index_job(i: int) -> tuple[str, bool, dict[str, dict[str, Any]]]:
 
 
 def build_search(out: Path, work: Path, docs: Iterable[Doc], *, shard_records: int = SHARD_RECORDS, workers: int = 2,
-                 on_shard: Callable[[str], None] | None = None,
-                 previous: Any = None) -> tuple[list[dict[str, Any]], list[str], dict[str, dict[str, Any]]]:
+                 on_shard: Callable[[str], None] | None = None, previous: Any = None,
+                 hold: Callable[[], None] | None = None) -> tuple[list[dict[str, Any]], list[str], dict[str, dict[str, Any]]]:
     """Index ``docs`` into Pagefind bundles under OUT/pagefind and describe them in
     OUT/search/shards.json. Returns the shard list, the names of the shards
-    reused unchanged from ``previous``, and the bundles' manifest entries."""
+    reused unchanged from ``previous``, and the bundles' manifest entries.
+
+    ``hold``: called, and waited for, before Pagefind runs, when more than
+    ``HOLD_SHARE`` of the documents must be indexed again. The build makes the
+    index alongside its pages and releases the hold once they are written: a few
+    shards fit in the cores the page workers leave idle, a whole index does not
+    (it made a full city build 22 % slower: README, "Nightly rebuild")."""
     shards = plan_shards(docs, shard_records)
     work.mkdir(parents=True, exist_ok=True)
     old_files: dict[str, dict[str, dict[str, Any]]] = defaultdict(dict)
@@ -391,6 +409,13 @@ def build_search(out: Path, work: Path, docs: Iterable[Doc], *, shard_records: i
             old_files[path.split("/", 2)[1]][path] = entry
     # Largest shards first so two workers finish together.
     order = sorted(shards, key=lambda s: -len(s.docs))
+    if hold is not None and current_engine() is None:
+        for s in shards:  # computed here, once, to know how much must be indexed again
+            s.fingerprint = _fingerprint(s)
+        known = _old_fingerprints(previous)
+        stale = sum(len(s.docs) for s in shards if known.get(s.name) != s.fingerprint or not old_files.get(s.name))
+        if stale > HOLD_SHARE * sum(len(s.docs) for s in shards):
+            hold()
     files: dict[str, dict[str, Any]] = {}
     if current_engine() is not None:  # a Dask cluster: one task per shard, each running its own Pagefind
         done = fork_map(_index_job, list(range(len(order))), (order, work, out, previous, dict(old_files)), parallel=True,

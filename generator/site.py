@@ -57,8 +57,8 @@ class BuildReport:
     search_reused: list[str] = field(default_factory=list)  # shards whose documents did not change: index reused
     narrative: str = ""                                     # where the narrative pages came from, or why they are missing
     validation_cache: dict[str, int] = field(default_factory=dict)  # JSON Lines lines taken from the last build's validation, or not
-    # The search index's own wall time: it is made alongside the pages, so only what is left of it
-    # when they are done counts in ``stages["search"]``.
+    # The search index's own wall time (without any wait for the pages, see ``search.build_search``'s
+    # hold): it is made alongside the pages, so only what is left of it after them counts in ``stages["search"]``.
     search_seconds: float = 0.0
 
     @property
@@ -360,25 +360,28 @@ class _Search:
     def __init__(self, out: Path, data: SiteData, shard_records: int, workers: int) -> None:
         from liushuang.parallel import current_engine
 
-        self.run = lambda: _search_index(out, data, shard_records, workers)
+        self.run = lambda hold=None: _search_index(out, data, shard_records, workers, hold)
         self.pid: int | None = None
+        self.go: int | None = None
         if current_engine() is not None or not hasattr(os, "fork"):
             return
         import pickle
 
         parent = os.getpid()
         read, write = os.pipe()
+        wait, go = os.pipe()  # the parent writes a byte once the pages are done: a held index may start
         pid = os.fork()
         if pid == 0:  # the child
             code = 1
             try:
                 os.close(read)
+                os.close(go)
                 gc.freeze()  # what the child inherits stays out of its collections (and so uncopied)
                 _die_with_parent()
                 if os.getppid() != parent:
                     os._exit(code)
                 try:
-                    value: Any = (True, self.run())
+                    value: Any = (True, self.run(lambda: os.read(wait, 1)))
                 except BaseException as exc:
                     value = (False, exc)
                 try:
@@ -391,13 +394,15 @@ class _Search:
             finally:
                 os._exit(code)
         os.close(write)
-        self.pid, self.pipe = pid, read
+        os.close(wait)
+        self.pid, self.pipe, self.go = pid, read, go
 
     def result(self) -> tuple[list[dict[str, Any]], list[str], dict[str, dict[str, Any]], float]:
         if self.pid is None:
             return self.run()
         import pickle
 
+        self._release()
         with open(self.pipe, "rb") as fh:
             blob = fh.read()
         child, self.pid = self.pid, None
@@ -409,6 +414,16 @@ class _Search:
             raise value
         return value
 
+    def _release(self) -> None:
+        """Let a held index start (see ``search.build_search``'s ``hold``)."""
+        if self.go is not None:
+            try:
+                os.write(self.go, b"g")
+            except BrokenPipeError:  # the child did not hold, and is done
+                pass
+            os.close(self.go)
+            self.go = None
+
     def cancel(self) -> None:
         if self.pid is not None:
             try:
@@ -418,17 +433,27 @@ class _Search:
                 pass
             self.pid = None
             os.close(self.pipe)
+        if self.go is not None:
+            os.close(self.go)
+            self.go = None
 
 
-def _search_index(out: Path, data: SiteData, shard_records: int, workers: int) -> tuple[Any, ...]:
+def _search_index(out: Path, data: SiteData, shard_records: int, workers: int, hold: Callable[[], Any] | None) -> tuple[Any, ...]:
     import time
 
     from .search import build_search, docs
 
+    held = [0.0]
+
+    def timed_hold() -> None:  # the time held is not the index's
+        start = time.perf_counter()
+        hold()  # type: ignore[misc]
+        held[0] = time.perf_counter() - start
+
     started = time.perf_counter()
     shards, reused, bundles = build_search(out, out / ".search-documents", docs(data), shard_records=shard_records, workers=workers,
-                                           previous=data.previous)
-    return shards, reused, bundles, round(time.perf_counter() - started, 3)
+                                           previous=data.previous, hold=timed_hold if hold is not None else None)
+    return shards, reused, bundles, round(time.perf_counter() - started - held[0], 3)
 
 
 def _die_with_parent() -> None:

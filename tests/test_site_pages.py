@@ -248,3 +248,24 @@ def test_pagination_shows_first_last_and_neighbours():
         for page in range(1, n_pages + 1):
             shown = [n for n in pagination(page, n_pages) if n is not None]
             assert shown == sorted({1, n_pages, page - 1, page, page + 1} & set(range(1, n_pages + 1)))
+
+
+def test_search_index_waits_for_the_pages_only_when_much_must_be_indexed(tmp_path: Path):
+    """build_search's hold: a few shards to index again run at once (alongside the pages);
+    past a quarter of the documents, the index waits until the pages are done."""
+    def corpus(*changed: str) -> list[search.Doc]:  # five shards (one per year) of ten documents
+        return [search.Doc("penalties", str(year), "", f"penalties--{year}-{i}", f"决定 {year}-{i}",
+                           "更正" if f"{year}-{i}" in changed else f"罚款 {i}")
+                for year in range(2020, 2025) for i in range(10)]
+
+    holds: list[str] = []
+
+    def index(name: str, docs: list[search.Doc], previous: pages.Previous | None) -> dict:
+        _, _, files = search.build_search(tmp_path / name, tmp_path / "work", docs, previous=previous, hold=lambda: holds.append(name))
+        return files
+
+    previous = pages.Previous(tmp_path / "all", index("all", corpus(), None))  # everything to index
+    index("none", corpus(), previous)  # nothing
+    index("one-shard", corpus("2022-3"), previous)  # 10 of 50 documents: 20 %
+    index("two-shards", corpus("2022-3", "2024-0"), previous)  # 40 %
+    assert holds == ["all", "two-shards"]
