@@ -43,8 +43,9 @@ from pathlib import Path
 from liushuang.policy import load_policy
 from liushuang.generator.site import build
 t0 = time.perf_counter()
+# A full build: no validation cache an earlier run left beside the site, no previous site.
 report = build(Path(sys.argv[1]), Path(sys.argv[2]), load_policy(), build_date=dt.date(2026, 11, 30), progress=False,
-               echo=lambda m: print(m, file=sys.stderr, flush=True))
+               echo=lambda m: print(m, file=sys.stderr, flush=True), incremental=False)
 print(json.dumps({"stages": report.stages, "pages": report.pages, "total_s": time.perf_counter() - t0,
                   "counts": report.counts, "shards": len(report.search_shards)}))
 """
