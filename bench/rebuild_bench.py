@@ -164,7 +164,8 @@ def main() -> None:
                 print(f"| {stage} | {seconds:.1f} |")
             print(f"| **total** | **{r['total_s']:.1f}** |")
             if r.get("search_s"):  # liushuang after 3b251af: the search index is made alongside the pages
-                print(f"\nthe search index took {r['search_s']:.1f} s alongside the pages; the search row is what was left of it after them")
+                print(f"\nthe search index took {r['search_s']:.1f} s of its own, beside the pages (or after them, when it had much "
+                      "to index again); the search row is what was left of it after them")
             if r.get("cache"):
                 print(f"\nvalidation: {r['cache']['hits']:,} lines taken from the last build's cache, {r['cache']['misses']:,} validated")
                 if "appended" in r["cache"]:  # liushuang after 914941c
