@@ -10,6 +10,11 @@ Stages (each timed in ``BuildReport.stages``):
 4. the Pagefind search index, sharded (``search.py``);
 5. the narrative pages through mkdocs-material (``narrative.py``).
 
+Two things run beside the stages, in forked children (``_Adoption``, ``_Search``):
+the previous site's standby tree is made ready while step 1 runs on one core,
+and the search index is made while steps 2 and 3 run (or after them, when most
+of it must be indexed again); its stage then times only what is left of it.
+
 Everything is written to a temporary folder beside OUT that replaces OUT only
 when the build succeeded, so an interrupted build leaves the previous site.
 """
