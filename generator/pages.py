@@ -202,6 +202,12 @@ class Previous:
         return True
 
 
+def kept_entries(previous: Previous | None, names: Iterable[str]) -> dict[str, dict[str, Any]]:
+    """The previous manifest's entries of pages kept as they were (``Writer.kept``)."""
+    files = previous.files if previous is not None else {}
+    return {name: files[name] for name in names}
+
+
 @dataclass
 class SiteData:
     """Everything the page jobs read: the published records and their indexes."""
@@ -302,8 +308,7 @@ class Writer:
 
     def entries(self) -> dict[str, dict[str, Any]]:
         """The manifest entries of every page this writer made or kept."""
-        kept = self.previous.files if self.previous is not None else {}
-        return {**self.files, **{name: kept[name] for name in self.kept}}
+        return {**self.files, **kept_entries(self.previous, self.kept)}
 
     def page(self, relative: str, template: str, *, dated: bool = False, source: Any = None,
              make: Callable[[], dict[str, Any]] | None = None, **context: Any) -> None:

@@ -291,13 +291,13 @@ def _pagefind_version() -> str:
     return out.stdout.strip() or out.stderr.strip()
 
 
-def _old_fingerprints(previous: Any) -> dict[str, str]:
+def _old_fingerprints(previous: Any) -> dict[str, str | None]:
     """Shard name → fingerprint, from the previous build's search/shards.json."""
     if previous is None:
         return {}
     try:
         shards = orjson.loads((previous.root / "search" / "shards.json").read_bytes())["shards"]
-        return {s["bundle"].removeprefix("pagefind/").rstrip("/"): s["fingerprint"] for s in shards}
+        return {s["bundle"].removeprefix("pagefind/").rstrip("/"): s.get("fingerprint") for s in shards}
     except (OSError, ValueError, KeyError, TypeError, AttributeError):
         return {}
 
@@ -306,14 +306,7 @@ def _reuse(shard: Shard, out: Path, previous: Any, old_files: dict[str, dict[str
     """The previous build's bundle of this shard, when its documents did not change:
     left in place (a build on the standby tree already holds it) or hard-linked.
     Returns its files' manifest entries, or None when it must be indexed again."""
-    if previous is None or not old_files:
-        return None
-    try:
-        old = {s["bundle"]: s for s in orjson.loads((previous.root / "search" / "shards.json").read_bytes())["shards"]}
-    except (OSError, ValueError, KeyError):
-        return None
-    record = old.get(f"pagefind/{shard.name}/")
-    if not record or record.get("fingerprint") != shard.fingerprint:
+    if previous is None or not old_files or _old_fingerprints(previous).get(shard.name) != shard.fingerprint:
         return None
     entries = {path: {**entry, "input": shard.fingerprint} for path, entry in old_files.items()}
     if all(path in previous.in_place for path in old_files):

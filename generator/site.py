@@ -130,10 +130,11 @@ def build(data_dir: str | Path, out: str | Path, policy: Policy, *, build_date: 
             data = SiteData(store, build_date, page_size, narrative, previous)
             base = site_url if site_url.endswith("/") else site_url + "/"
             known: dict[str, dict[str, Any]] = {}
+            # The shared indexes, computed once here before any fork: the page workers and the search child read them.
+            pages.warm(data)
             if search:
                 # The search index is made in a forked child alongside the pages: on the local engine
                 # its Pagefind runs use the cores the page workers and the main process leave idle.
-                pages.warm(data)  # the indexes the documents are made from, computed once, shared with the child
                 searching = _Search(tmp, data, shard_records, workers or os.cpu_count() or 1)
             _render(tmp, data, stage, report, workers=workers, site_url=base, audit_dir=audit_dir, known=known)
             if search:
@@ -177,16 +178,14 @@ def _render(root: Path, data: SiteData, stage: Steps, report: BuildReport, *, wo
     for name in ("site.css", "search.js"):
         (root / "assets" / name).write_bytes(resources.files("liushuang.site").joinpath(name).read_bytes())
     with stage("pages", "生成决定、主体、任务与列表页面"):
-        pages.warm(data)
         jobs = pages.jobs(data)
         counts = fork_map(pages.run_job, jobs, (root, data), parallel=len(jobs) > 8, workers=workers, part=pages.job_part,
                           recycle=pages.RECYCLE)
         report.pages += sum(n for n, _, _, _ in counts)
         report.linked += sum(n for _, n, _, _ in counts)
-        kept = data.previous.files if data.previous is not None else {}
         for _, _, files, names in counts:
             known.update(files)
-            known.update((name, kept[name]) for name in names)
+            known.update(pages.kept_entries(data.previous, names))
     w = Writer(root, data.build_date, data.narrative, data.previous)
     with stage("downloads", "开放数据下载与数据目录"):
         from .catalog import write_catalog
@@ -313,19 +312,7 @@ class _Adoption:
         self.pid: int | None = None
         if previous is None or not _standby(out).is_dir() or not hasattr(os, "fork"):
             return
-        parent = os.getpid()
-        pid = os.fork()
-        if pid == 0:  # the child
-            code = 2
-            try:
-                gc.disable()  # a collection would touch, and so copy, every object of the parent
-                _die_with_parent()
-                if os.getppid() != parent:  # the build died before the line above
-                    os._exit(code)
-                code = 0 if _adopt_standby(out, tmp, previous) is not None else 1
-            finally:
-                os._exit(code)
-        self.pid = pid
+        self.pid = _fork_child(lambda: 0 if _adopt_standby(out, tmp, previous) is not None else 1)
 
     def result(self) -> frozenset[str] | None:
         if self.previous is None:
@@ -343,13 +330,8 @@ class _Adoption:
         return None
 
     def cancel(self) -> None:
-        if self.pid is not None:
-            try:
-                os.kill(self.pid, signal.SIGKILL)
-                os.waitpid(self.pid, 0)
-            except (ProcessLookupError, ChildProcessError):
-                pass
-            self.pid = None
+        _kill_child(self.pid)
+        self.pid = None
 
 
 class _Search:
@@ -372,35 +354,28 @@ class _Search:
             return
         import pickle
 
-        parent = os.getpid()
         read, write = os.pipe()
         wait, go = os.pipe()  # the parent writes a byte once the pages are done: a held index may start
-        pid = os.fork()
-        if pid == 0:  # the child
-            code = 1
+
+        def child() -> int:
+            os.close(read)
+            os.close(go)
             try:
-                os.close(read)
-                os.close(go)
-                gc.freeze()  # what the child inherits stays out of its collections (and so uncopied)
-                _die_with_parent()
-                if os.getppid() != parent:
-                    os._exit(code)
-                try:
-                    value: Any = (True, self.run(lambda: os.read(wait, 1)))
-                except BaseException as exc:
-                    value = (False, exc)
-                try:
-                    blob = pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
-                except Exception as exc:  # an exception that does not pickle
-                    blob = pickle.dumps((False, RuntimeError(f"{type(exc).__name__}: {exc}")))
-                with open(write, "wb") as fh:
-                    fh.write(blob)
-                code = 0
-            finally:
-                os._exit(code)
+                value: Any = (True, self.run(lambda: os.read(wait, 1)))
+            except BaseException as exc:
+                value = (False, exc)
+            try:
+                blob = pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
+            except Exception as exc:  # an exception that does not pickle
+                blob = pickle.dumps((False, RuntimeError(f"{type(exc).__name__}: {exc}")))
+            with open(write, "wb") as fh:
+                fh.write(blob)
+            return 0
+
+        self.pid = _fork_child(child)
         os.close(write)
         os.close(wait)
-        self.pid, self.pipe, self.go = pid, read, go
+        self.pipe, self.go = read, go
 
     def result(self) -> tuple[list[dict[str, Any]], list[str], dict[str, dict[str, Any]], float]:
         if self.pid is None:
@@ -431,11 +406,7 @@ class _Search:
 
     def cancel(self) -> None:
         if self.pid is not None:
-            try:
-                os.kill(self.pid, signal.SIGKILL)
-                os.waitpid(self.pid, 0)
-            except (ProcessLookupError, ChildProcessError):
-                pass
+            _kill_child(self.pid)
             self.pid = None
             os.close(self.pipe)
         if self.go is not None:
@@ -459,6 +430,35 @@ def _search_index(out: Path, data: SiteData, shard_records: int, workers: int, h
     shards, reused, bundles = build_search(out, out / ".search-documents", docs(data), shard_records=shard_records, workers=workers,
                                            previous=data.previous, hold=timed_hold if hold is not None else None)
     return shards, reused, bundles, round(time.perf_counter() - started - held[0], 3)
+
+
+def _fork_child(body: Callable[[], int]) -> int:
+    """Fork a child that runs ``body`` and exits with its code (2 if it raised). The
+    child dies with this process, and leaves what it inherits out of its garbage
+    collections (which would touch, and so copy, every object of the parent)."""
+    parent = os.getpid()
+    pid = os.fork()
+    if pid == 0:
+        code = 2
+        try:
+            gc.freeze()
+            _die_with_parent()
+            if os.getppid() == parent:  # else the build died before the line above
+                code = body()
+        finally:
+            os._exit(code)
+    return pid
+
+
+def _kill_child(pid: int | None) -> None:
+    """Kill and reap a child of ``_fork_child`` (if still there)."""
+    if pid is None:
+        return
+    try:
+        os.kill(pid, signal.SIGKILL)
+        os.waitpid(pid, 0)
+    except (ProcessLookupError, ChildProcessError):
+        pass
 
 
 def _die_with_parent() -> None:
