@@ -71,6 +71,10 @@ def build_narrative(out: Path, site_url: str) -> str:
     from mkdocs.commands.build import build
     from mkdocs.config import load_config
 
+    # mkdocs takes a relative site_dir from mkdocs.yml's folder, not the working directory:
+    # a build into a relative OUT wrote its narrative pages into the source checkout instead.
+    out = Path(out).absolute()
+
     with tempfile.TemporaryDirectory(prefix="liushuang-docs-") as tmp:
         docs = Path(tmp) / "docs"
         shutil.copytree(SOURCE_ROOT / "docs", docs)

@@ -269,3 +269,14 @@ def test_search_index_waits_for_the_pages_only_when_much_must_be_indexed(tmp_pat
     index("one-shard", corpus("2022-3"), previous)  # 10 of 50 documents: 20 %
     index("two-shards", corpus("2022-3", "2024-0"), previous)  # 40 %
     assert holds == ["all", "two-shards"]
+
+
+def test_narrative_pages_go_where_a_relative_folder_says(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """mkdocs reads a relative site_dir from mkdocs.yml's folder: the pages must still land
+    under the working directory's folder, not in the source checkout."""
+    if not narrative.available():
+        pytest.skip("mkdocs.yml is not part of this install")
+    monkeypatch.chdir(tmp_path)
+    narrative.build_narrative(Path("out") / "about", "http://127.0.0.1:8000/about/")
+    assert (tmp_path / "out" / "about" / "index.html").is_file()
+    assert not (narrative.SOURCE_ROOT / "out").exists()
