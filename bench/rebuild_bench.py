@@ -54,7 +54,7 @@ report = build(Path(sys.argv[1]), Path(sys.argv[2]), load_policy(), build_date=d
                echo=lambda m: print(m, file=sys.stderr, flush=True))
 print(json.dumps({"stages": report.stages, "pages": report.pages, "linked": report.linked, "total_s": time.perf_counter() - t0,
                   "shards": len(report.search_shards), "reused": len(report.search_reused), "cache": report.validation_cache,
-                  "search_s": getattr(report, "search_seconds", None)}))
+                  "search_s": getattr(report, "search_seconds", None), "early": getattr(report, "early", None)}))
 """
 
 VERIFY = r"""
@@ -166,6 +166,10 @@ def main() -> None:
             if r.get("search_s"):  # liushuang after 3b251af: the search index is made alongside the pages
                 print(f"\nthe search index took {r['search_s']:.1f} s of its own, beside the pages (or after them, when it had much "
                       "to index again); the search row is what was left of it after them")
+            if r.get("early"):  # liushuang after e01dca0: the decisions' pages and shards made while validating the rest
+                e = r["early"]
+                print(f"\nwhile validation went on past the decisions: {e['pages']:,} decision pages made in {e['pages_seconds']:.1f} s"
+                      + (f", then their {e['shards']} search shards in {e['search_seconds']:.1f} s" if "shards" in e else ""))
             if r.get("cache"):
                 print(f"\nvalidation: {r['cache']['hits']:,} lines taken from the last build's cache, {r['cache']['misses']:,} validated")
                 if "appended" in r["cache"]:  # liushuang after 914941c

@@ -31,7 +31,7 @@ from liushuang.parallel import shared
 from liushuang.urls import record_path, slug
 
 from .labels import labels, result_labels
-from .records import COMPACT, plain
+from .records import COMPACT, DECISION_KINDS, plain
 
 SITE_NAME = "六双 · 市场监管信息公开"
 LIST_COLUMNS = {
@@ -487,14 +487,23 @@ def _departments_index(w: Writer, data: SiteData) -> None:
     w.page("departments", "departments.html", title="执法部门", rows=rows, headers=[LABEL[k] for k in LIST_COLUMNS])
 
 
-def jobs(data: SiteData, chunk: int = 2000) -> list[tuple[str, Any]]:
+def decision_jobs(data: SiteData, chunk: int = 2000) -> list[tuple[str, Any]]:
+    """The jobs of the decisions' own pages. They read only ``data.sorted`` of their kind
+    and, for each record, whether its entity has a page, which every decision with an
+    entity code gives its entity (``SiteData.by_entity``). So the same jobs on a
+    ``SiteData`` of the decisions alone make the same pages (``tests/test_verify.py``)."""
+    return [("decisions", (kind, lo, lo + chunk)) for kind in DECISION_KINDS for lo in range(0, len(data.sorted[kind]), chunk)]
+
+
+def jobs(data: SiteData, chunk: int = 2000, *, decisions: bool = True) -> list[tuple[str, Any]]:
     """Slices of the site for forked workers, in a fixed order: the longest first (a
-    kind's lists, a department's), so that no worker is left alone with one at the end."""
+    kind's lists, a department's), so that no worker is left alone with one at the end.
+    ``decisions=False``: without ``decision_jobs`` (made already)."""
     out: list[tuple[str, Any]] = [("lists", kind) for kind in LIST_COLUMNS]
     out += [("departments", d) for d in sorted(data.departments)]
     out.append(("departments-index", None))
-    for kind in ("penalties", "licenses"):
-        out += [("decisions", (kind, lo, lo + chunk)) for lo in range(0, len(data.sorted[kind]), chunk)]
+    if decisions:
+        out += decision_jobs(data, chunk)
     out += [("tasks", (lo, lo + 200)) for lo in range(0, len(data.sorted["inspection_tasks"]), 200)]
     out += [("entities", (lo, lo + chunk)) for lo in range(0, len(data.entity_keys), chunk)]
     return out

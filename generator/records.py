@@ -249,6 +249,7 @@ def _kind(name: str, fields: tuple[str, ...]) -> type[Record]:
 DecisionRecord = _kind("DecisionRecord", ("decision_number", "decided_on", "published_on", "authority", "subject_name", "uscc"))
 ResultRecord = _kind("ResultRecord", ("task_id", "uscc", "completed_on", "published_on", "entity_name"))
 EntityRecord = _kind("EntityRecord", ("uscc", "name"))
+DECISION_KINDS = ("penalties", "licenses")  # the 双公示 decisions: their pages and search documents read only themselves
 COMPACT: dict[str, type[Record]] = {"penalties": DecisionRecord, "licenses": DecisionRecord,
                                     "inspection_results": ResultRecord, "entities": EntityRecord}
 # Values that repeat across records (departments, dates, task ids, an entity's code and

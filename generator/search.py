@@ -44,7 +44,7 @@ from liushuang.parallel import current_engine, fork_map, shared
 from liushuang.urls import slug
 
 from .labels import labels, result_labels
-from .records import plain
+from .records import DECISION_KINDS, plain
 
 SHEET_SIZE = 50          # records per search document
 SHARD_RECORDS = 150_000  # records per Pagefind index: about 1.3 GB of indexer memory (docs/search.md)
@@ -160,20 +160,26 @@ def _words(kind: str, rec: dict[str, Any]) -> tuple[str, str]:
     raise ValueError(kind)
 
 
-def docs(data: Any) -> Iterator[LazyDoc]:
-    """Every searchable record of a ``pages.SiteData``."""
-    for uscc in data.entity_keys:
-        e = data.entities.get(uscc)
-        if e is None:  # named by a decision but not in the published register
-            e = {"uscc": uscc, "name": data.names.get(uscc) or next(
-                (r.get("subject_name") or r.get("entity_name") for g in data.by_entity[uscc].values() for r in g), uscc)}
-        yield LazyDoc("entities", e)
-    for kind in ("penalties", "licenses"):
-        for rec in data.store[kind]:
-            yield LazyDoc(kind, rec)
-    for rec in data.store["inspection_results"]:
-        task = data.tasks.get(rec["task_id"]) or {}
-        yield LazyDoc("inspection_results", rec, task.get("department") or "")
+def docs(data: Any, kinds: Iterable[str] = KIND_LABEL) -> Iterator[LazyDoc]:
+    """Every searchable record of a ``pages.SiteData``, of the shard families ``kinds``.
+    The decisions' documents read nothing but the decisions: a ``SiteData`` holding
+    them alone gives the same ones (the build indexes them early, ``site._Early``)."""
+    kinds = set(kinds)
+    if "entities" in kinds:
+        for uscc in data.entity_keys:
+            e = data.entities.get(uscc)
+            if e is None:  # named by a decision but not in the published register
+                e = {"uscc": uscc, "name": data.names.get(uscc) or next(
+                    (r.get("subject_name") or r.get("entity_name") for g in data.by_entity[uscc].values() for r in g), uscc)}
+            yield LazyDoc("entities", e)
+    for kind in DECISION_KINDS:
+        if kind in kinds:
+            for rec in data.store[kind]:
+                yield LazyDoc(kind, rec)
+    if "inspection_results" in kinds:
+        for rec in data.store["inspection_results"]:
+            task = data.tasks.get(rec["task_id"]) or {}
+            yield LazyDoc("inspection_results", rec, task.get("department") or "")
 
 
 @dataclass
@@ -384,10 +390,12 @@ def _index_job(i: int) -> tuple[str, bool, dict[str, dict[str, Any]]]:
 
 def build_search(out: Path, work: Path, docs: Iterable[Doc], *, shard_records: int = SHARD_RECORDS, workers: int = 2,
                  on_shard: Callable[[str], None] | None = None, previous: Any = None,
-                 hold: Callable[[], None] | None = None) -> tuple[list[dict[str, Any]], list[str], dict[str, dict[str, Any]]]:
+                 hold: Callable[[], None] | None = None, listing: bool = True) -> tuple[list[dict[str, Any]], list[str], dict[str, dict[str, Any]]]:
     """Index ``docs`` into Pagefind bundles under OUT/pagefind and describe them in
-    OUT/search/shards.json. Returns the shard list, the names of the shards
-    reused unchanged from ``previous``, and the bundles' manifest entries.
+    OUT/search/shards.json (unless ``listing`` is false: the build indexes the
+    decisions and the rest apart, then lists them together, ``write_listing``).
+    Returns the shard list, the names of the shards reused unchanged from
+    ``previous``, and the bundles' manifest entries.
 
     ``hold``: called, and waited for, before Pagefind runs, when more than
     ``HOLD_SHARE`` of the documents must be indexed again. The build makes the
@@ -425,7 +433,17 @@ def build_search(out: Path, work: Path, docs: Iterable[Doc], *, shard_records: i
                     on_shard(s.name)
     shutil.rmtree(work, ignore_errors=True)
     records = [s.record() for s in shards]
+    if listing:
+        write_listing(out, records)
+    return records, [s.name for s in shards if s.reused], dict(sorted(files.items()))
+
+
+def write_listing(out: Path, *parts: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """OUT/search/shards.json, the list search.js reads, from the shard lists of one or
+    more ``build_search`` runs over different kinds: in ``plan_shards``'s order, which
+    is by kind first, so the runs' lists are merged by kind alone (a stable sort)."""
+    records = sorted((r for part in parts for r in part), key=lambda r: r["kind"])
     (out / "search").mkdir(parents=True, exist_ok=True)
     (out / "search" / "shards.json").write_bytes(orjson.dumps({"version": 1, "kinds": KIND_LABEL, "shards": records},
                                                               option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS))
-    return records, [s.name for s in shards if s.reused], dict(sorted(files.items()))
+    return records

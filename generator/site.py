@@ -10,10 +10,13 @@ Stages (each timed in ``BuildReport.stages``):
 4. the Pagefind search index, sharded (``search.py``);
 5. the narrative pages through mkdocs-material (``narrative.py``).
 
-Two things run beside the stages, in forked children (``_Adoption``, ``_Search``):
-the previous site's standby tree is made ready while step 1 runs on one core,
-and the search index is made while steps 2 and 3 run (or after them, when most
-of it must be indexed again); its stage then times only what is left of it.
+Three things run beside the stages, in forked children (``_Adoption``, ``_Early``,
+``_Search``): the previous site's standby tree is made ready while step 1 runs
+on one core; when step 1 takes most lines from its cache (a nightly build), the
+decisions' own pages and search shards are made as soon as it is past them,
+while it validates the other kinds; and the rest of the search index is made
+while steps 2 and 3 run (or after them, when most of it must be indexed again).
+The search stage then times only what is left of it.
 
 Everything is written to a temporary folder beside OUT that replaces OUT only
 when the build succeeded, so an interrupted build leaves the previous site.
@@ -45,11 +48,17 @@ from liushuang.progress import Steps
 from . import pages
 from .pages import LABEL, SiteData, UnsafePath, Writer, safe_join
 from .publish import WITHHELD_ZH, Judge, Publisher
-from .records import spilled
-from .search import SHARD_RECORDS
+from .records import DECISION_KINDS, spilled
+from .search import KIND_LABEL, SHARD_RECORDS, write_listing
 from .validate import LineCache, Validator
 
 STORE_KINDS = ("licenses", "penalties", "inspection_tasks", "inspection_results", "entities", "inspection_items")
+# The decisions' pages and search shards need no other kind: they are made, in a forked child, as soon as
+# validation is past them (``_Early``), while validation of the rest leaves a core idle.
+EARLY_AFTER = max(DECISION_KINDS, key=schemas.KINDS.index)
+# ... when validation's worker processes assessed at most this share of the records so far (a nightly
+# build takes most lines from its cache): validating without the cache keeps every core busy.
+EARLY_WORKER_SHARE = 0.1
 
 @dataclass
 class BuildReport:
@@ -65,6 +74,9 @@ class BuildReport:
     # The search index's own wall time (without any wait for the pages, see ``search.build_search``'s
     # hold): it is made alongside the pages, so only what is left of it after them counts in ``stages["search"]``.
     search_seconds: float = 0.0
+    # What the build made while it validated (``_Early``): the decisions' pages and search shards, and
+    # the wall time of each; empty when it did not (a first build, a Dask engine, one core).
+    early: dict[str, Any] = field(default_factory=dict)
 
     @property
     def conserved(self) -> bool:
@@ -86,17 +98,42 @@ def build(data_dir: str | Path, out: str | Path, policy: Policy, *, build_date: 
     # do not depend on each other, and validation keeps one core of two busy.
     adoption = _Adoption(out, tmp, previous)
     searching: _Search | None = None
+    early: _Early | None = None
+    from . import narrative as narrative_pages
+
+    narrative = narrative and narrative_pages.available()
     with spilled(out.parent) as spill:  # the published records' JSON: in a file, not on the heap
         report = BuildReport(build_date.isoformat())
         stage = Steps(echo, report.stages)
         publisher = Publisher(policy, build_date)
         store: dict[str, list[dict[str, Any]]] = {k: [] for k in STORE_KINDS}
+        tree: list[frozenset[str] | None] = []  # set once the build folder is ready (``ready``)
 
         def sink(kind: str, judged: tuple[str | None, dict[str, Any] | None]) -> None:
             reason, public = judged
             publisher.decisions.count(kind, reason)
             if public is not None:
                 store[kind].append(public)
+
+        def ready() -> None:
+            """The build folder: the standby tree, once the child adopting it is done, or a new one."""
+            if tree:
+                return
+            in_place = adoption.result()
+            if in_place is None:
+                tmp.mkdir()
+            elif previous is not None:
+                previous.in_place = in_place
+            tree.append(in_place)
+
+        validator = Validator(policy, progress=progress)
+
+        def kind_done(kind: str) -> None:
+            nonlocal early
+            if kind == EARLY_AFTER and _early_fits(validator, workers):
+                ready()
+                spill.seal()  # the child reads the records written so far
+                early = _Early(tmp, store, build_date, page_size, narrative, previous, search=search, shard_records=shard_records)
 
         try:  # from here on, a failure removes the half-made folder (a standby taken over included)
             with stage("validate", "校验并确定公开范围"):
@@ -105,7 +142,7 @@ def build(data_dir: str | Path, out: str | Path, policy: Policy, *, build_date: 
                 judge = Judge(publisher, tuple(store))
                 # A nightly build validates again only the lines that changed since the last one.
                 cache = LineCache(_cache_folder(out) / "validation", judge.salt()) if incremental else None
-                validation = Validator(policy, progress=progress).validate_dir(data_dir, sink=sink, prepare=judge, cache=cache)
+                validation = validator.validate_dir(data_dir, sink=sink, prepare=judge, cache=cache, on_kind=kind_done)
                 if cache is not None:
                     report.validation_cache = {"hits": cache.hits, "misses": cache.misses, "appended": cache.appended,
                                                "rewritten": cache.rewritten}
@@ -118,15 +155,8 @@ def build(data_dir: str | Path, out: str | Path, policy: Policy, *, build_date: 
                     continue
                 report.counts[kind] = {"input": k.read, "published": publisher.decisions.published[kind],
                                        "withheld": dict(sorted(publisher.decisions.withheld.get(kind, {}).items())), "rejected": k.rejected}
-            in_place = adoption.result()
-            if in_place is None:
-                tmp.mkdir()
-            elif previous is not None:
-                previous.in_place = in_place
+            ready()
             require_shared(tmp)  # Dask workers write the pages: they must see this folder
-            from . import narrative as narrative_pages
-
-            narrative = narrative and narrative_pages.available()
             data = SiteData(store, build_date, page_size, narrative, previous)
             base = site_url if site_url.endswith("/") else site_url + "/"
             known: dict[str, dict[str, Any]] = {}
@@ -135,12 +165,22 @@ def build(data_dir: str | Path, out: str | Path, policy: Policy, *, build_date: 
             if search:
                 # The search index is made in a forked child alongside the pages: on the local engine
                 # its Pagefind runs use the cores the page workers and the main process leave idle.
-                searching = _Search(tmp, data, shard_records, workers or os.cpu_count() or 1)
-            _render(tmp, data, stage, report, workers=workers, site_url=base, audit_dir=audit_dir, known=known)
+                kinds = [k for k in KIND_LABEL if early is None or k not in DECISION_KINDS]
+                searching = _Search(tmp, data, shard_records, workers or os.cpu_count() or 1, kinds)
+            _render(tmp, data, stage, report, workers=workers, site_url=base, audit_dir=audit_dir, known=known, early=early)
             if search:
                 with stage("search", "建立全文检索索引（Pagefind）"):
-                    report.search_shards, report.search_reused, bundles, report.search_seconds = searching.result()
+                    shards, reused, bundles, report.search_seconds = searching.result()
                     known.update(bundles)
+                    if early is not None:
+                        early_shards, early_reused, early_bundles, seconds = early.index()
+                        report.early.update(shards=len(early_shards), search_seconds=seconds)
+                        shards += early_shards
+                        reused += early_reused
+                        known.update(early_bundles)
+                    report.search_shards = write_listing(tmp, shards)
+                    names = [r["bundle"].split("/")[1] for r in report.search_shards]
+                    report.search_reused = [name for name in names if name in set(reused)]
             if previous is not None and previous.in_place:
                 # A tree reused from the standby still holds the previous build's files that are gone now.
                 _remove_pages(tmp, previous.in_place - known.keys())
@@ -165,22 +205,29 @@ def build(data_dir: str | Path, out: str | Path, policy: Policy, *, build_date: 
             adoption.cancel()
             if searching is not None:
                 searching.cancel()
+            if early is not None:
+                early.cancel()
             shutil.rmtree(tmp, ignore_errors=True)
             raise
         return report
 
 
 def _render(root: Path, data: SiteData, stage: Steps, report: BuildReport, *, workers: int | None, site_url: str,
-            audit_dir: str | Path | None, known: dict[str, dict[str, Any]]) -> None:
+            audit_dir: str | Path | None, known: dict[str, dict[str, Any]], early: _Early | None = None) -> None:
     """Write every jinja2 page and the other files; ``known`` collects the manifest
-    entries of the pages and downloads (hashed as they were written, not read back)."""
+    entries of the pages and downloads (hashed as they were written, not read back).
+    With ``early``, the decisions' own pages are that child's."""
     (root / "assets").mkdir(exist_ok=True)
     for name in ("site.css", "search.js"):
         (root / "assets" / name).write_bytes(resources.files("liushuang.site").joinpath(name).read_bytes())
     with stage("pages", "生成决定、主体、任务与列表页面"):
-        jobs = pages.jobs(data)
+        jobs = pages.jobs(data, decisions=early is None)
         counts = fork_map(pages.run_job, jobs, (root, data), parallel=len(jobs) > 8, workers=workers, part=pages.job_part,
                           recycle=pages.RECYCLE)
+        if early is not None:
+            made, seconds = early.pages()
+            counts += made
+            report.early = {"pages": sum(n for n, _, _, _ in made), "pages_seconds": seconds}
         report.pages += sum(n for n, _, _, _ in counts)
         report.linked += sum(n for _, n, _, _ in counts)
         for _, _, files, names in counts:
@@ -334,65 +381,125 @@ class _Adoption:
         self.pid = None
 
 
-class _Search:
-    """``search.build_search`` over the site's records in a forked child, started
-    before the pages and awaited after them. ``result()`` gives what
-    ``build_search`` returns, plus the child's wall time, or raises what it raised.
+class _Forked:
+    """``body(send)`` in a forked child (``_fork_child``). Each ``send(value)`` in the child
+    is one message, which ``receive()`` in the parent returns, in order; an exception
+    ``body`` raises is raised by the ``receive()`` of the next message instead. ``what``
+    names the work in the message of a child that died (killed, out of memory).
 
-    The child inherits the records (shared, not copied) and writes only under
-    pagefind/ and search/, which no page job touches. It dies with the build. On a
-    Dask engine, or without ``fork``, the index is made in this process when
-    ``result()`` is called (a forked child cannot use the parent's cluster client)."""
+    A thread of the parent reads the messages as they come: a child must not wait, its
+    next work held up by a full pipe, until the parent asks for what it sent first."""
 
-    def __init__(self, out: Path, data: SiteData, shard_records: int, workers: int) -> None:
-        from liushuang.parallel import current_engine
-
-        self.run = lambda hold=None: _search_index(out, data, shard_records, workers, hold)
-        self.pid: int | None = None
-        self.go: int | None = None
-        if current_engine() is not None or not hasattr(os, "fork"):
-            return
+    def __init__(self, body: Callable[[Callable[[Any], None]], Any], what: str, *, close: tuple[int, ...] = ()) -> None:
         import pickle
 
         read, write = os.pipe()
-        wait, go = os.pipe()  # the parent writes a byte once the pages are done: a held index may start
 
         def child() -> int:
             os.close(read)
-            os.close(go)
-            try:
-                value: Any = (True, self.run(lambda: os.read(wait, 1)))
-            except BaseException as exc:
-                value = (False, exc)
-            try:
-                blob = pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
-            except Exception as exc:  # an exception that does not pickle
-                blob = pickle.dumps((False, RuntimeError(f"{type(exc).__name__}: {exc}")))
+            for fd in close:  # the parent's ends of other pipes
+                os.close(fd)
             with open(write, "wb") as fh:
-                fh.write(blob)
+
+                def send(ok: bool, value: Any) -> None:
+                    try:
+                        blob = pickle.dumps((ok, value), protocol=pickle.HIGHEST_PROTOCOL)
+                    except Exception as exc:  # a value or exception that does not pickle
+                        blob = pickle.dumps((False, RuntimeError(f"{type(exc).__name__}: {exc}")))
+                    fh.write(len(blob).to_bytes(8, "little") + blob)
+                    fh.flush()
+
+                try:
+                    body(lambda value: send(True, value))
+                except BaseException as exc:
+                    send(False, exc)
             return 0
 
-        self.pid = _fork_child(child)
-        os.close(write)
-        os.close(wait)
-        self.pipe, self.go = read, go
+        import queue
+        import threading
 
-    def result(self) -> tuple[list[dict[str, Any]], list[str], dict[str, dict[str, Any]], float]:
-        if self.pid is None:
-            return self.run()
+        self.what = what
+        self.pid: int | None = _fork_child(child)
+        os.close(write)
+        self.pipe: Any = open(read, "rb")
+        self.messages: queue.SimpleQueue[bytes] = queue.SimpleQueue()
+        self.reader = threading.Thread(target=self._read, daemon=True)
+        self.reader.start()
+
+    def _read(self) -> None:
+        """Each whole message, then an empty one at the end of the pipe (or a message cut short)."""
+        try:
+            while len(head := self.pipe.read(8)) == 8:
+                size = int.from_bytes(head, "little")
+                blob = self.pipe.read(size)
+                if len(blob) < size:
+                    break
+                self.messages.put(blob)
+        except (OSError, ValueError):  # closed by cancel()
+            pass
+        self.messages.put(b"")
+
+    def receive(self, *, last: bool = False) -> Any:
+        """The child's next message; with ``last``, the child is then reaped."""
         import pickle
 
-        self._release()
-        with open(self.pipe, "rb") as fh:
-            blob = fh.read()
-        child, self.pid = self.pid, None
-        _, status = os.waitpid(child, 0)
+        blob = self.messages.get()
         if not blob:
-            raise RuntimeError(f"全文检索索引的子进程异常退出（退出码 {os.waitstatus_to_exitcode(status)}）")
+            raise RuntimeError(f"{self.what}的子进程异常退出（退出码 {self._reap()}）")
         ok, value = pickle.loads(blob)
+        if not ok or last:
+            self._reap()
         if not ok:
             raise value
         return value
+
+    def _reap(self) -> int | None:
+        child, self.pid = self.pid, None
+        if child is None:
+            return None
+        _, status = os.waitpid(child, 0)
+        self.reader.join()  # the pipe's end: the child is gone
+        self.pipe.close()
+        return os.waitstatus_to_exitcode(status)
+
+    def cancel(self) -> None:
+        _kill_child(self.pid)  # its end of the pipe closes: the reader stops
+        self.pid = None
+        self.reader.join()
+        self.pipe.close()
+
+
+class _Search:
+    """``search.build_search`` over the site's records (of the shard families ``kinds``)
+    in a forked child, started before the pages and awaited after them. ``result()``
+    gives what ``build_search`` returns, plus the child's wall time, or raises what it
+    raised. The caller writes the shard list (``search.write_listing``).
+
+    The child inherits the records (shared, not copied) and writes only under
+    pagefind/, which no page job touches. It dies with the build. On a Dask engine, or
+    without ``fork``, the index is made in this process when ``result()`` is called (a
+    forked child cannot use the parent's cluster client)."""
+
+    def __init__(self, out: Path, data: SiteData, shard_records: int, workers: int, kinds: Iterable[str] = KIND_LABEL) -> None:
+        from liushuang.parallel import current_engine
+
+        kinds = tuple(kinds)
+        self.run = lambda hold=None: _search_index(out, data, shard_records, workers, hold, kinds)
+        self.child: _Forked | None = None
+        self.go: int | None = None
+        if current_engine() is not None or not hasattr(os, "fork"):
+            return
+        wait, go = os.pipe()  # the parent writes a byte once the pages are done: a held index may start
+        self.child = _Forked(lambda send: send(self.run(lambda: os.read(wait, 1))), "全文检索索引", close=(go,))
+        os.close(wait)
+        self.go = go
+
+    def result(self) -> tuple[list[dict[str, Any]], list[str], dict[str, dict[str, Any]], float]:
+        if self.child is None:
+            return self.run()
+        self._release()
+        child, self.child = self.child, None
+        return child.receive(last=True)
 
     def _release(self) -> None:
         """Let a held index start (see ``search.build_search``'s ``hold``)."""
@@ -405,16 +512,68 @@ class _Search:
             self.go = None
 
     def cancel(self) -> None:
-        if self.pid is not None:
-            _kill_child(self.pid)
-            self.pid = None
-            os.close(self.pipe)
+        if self.child is not None:
+            self.child.cancel()
+            self.child = None
         if self.go is not None:
             os.close(self.go)
             self.go = None
 
 
-def _search_index(out: Path, data: SiteData, shard_records: int, workers: int, hold: Callable[[], Any] | None) -> tuple[Any, ...]:
+class _Early:
+    """The decisions' own pages and search shards, made in a forked child as soon as
+    validation is past the decisions (``EARLY_AFTER``), while it validates the other
+    kinds on one core: a nightly build's validation takes most lines from its cache and
+    leaves the other core idle. Neither reads any other kind (``pages.decision_jobs``,
+    ``search.docs``), so the child works on a ``SiteData`` of the decisions alone and
+    makes the very files the page workers and the search child would have made
+    (``tests/test_verify.py`` compares the sites). Its Pagefind runs one at a time,
+    beside the validation's one core and then the page workers.
+
+    ``pages()`` gives the page jobs' results and their wall time; ``index()`` what
+    ``_Search.result()`` gives for the decisions' shards. The child dies with the build."""
+
+    def __init__(self, root: Path, store: dict[str, list[Any]], build_date: dt.date, page_size: int, narrative: bool,
+                 previous: pages.Previous | None, *, search: bool, shard_records: int) -> None:
+        view = SiteData({k: (v if k in DECISION_KINDS else []) for k, v in store.items()}, build_date, page_size, narrative, previous)
+        self.search = search
+
+        def body(send: Callable[[Any], None]) -> None:
+            import time
+
+            gc.enable()  # off in the parent while it validates
+            started = time.perf_counter()
+            made = fork_map(pages.run_job, pages.decision_jobs(view), (root, view), parallel=False)
+            send((made, round(time.perf_counter() - started, 3)))
+            if search:
+                send(_search_index(root, view, shard_records, 1, None, DECISION_KINDS, work=".search-documents-early"))
+
+        self.child = _Forked(body, "提前生成决定页面与检索索引")
+
+    def pages(self) -> tuple[list[Any], float]:
+        return self.child.receive(last=not self.search)
+
+    def index(self) -> tuple[list[dict[str, Any]], list[str], dict[str, dict[str, Any]], float]:
+        return self.child.receive(last=True)
+
+    def cancel(self) -> None:
+        self.child.cancel()
+
+
+def _early_fits(validator: Validator, workers: int | None) -> bool:
+    """Whether validation leaves a core idle for ``_Early``: on this machine (not a Dask
+    cluster), with more than one core, and with few records so far assessed by the
+    validation's worker processes (most taken from the cache, or small files read in
+    this process)."""
+    from liushuang.parallel import current_engine
+
+    if current_engine() is not None or not hasattr(os, "fork") or (workers or os.cpu_count() or 1) < 2:
+        return False
+    return validator.worker_share() <= EARLY_WORKER_SHARE
+
+
+def _search_index(out: Path, data: SiteData, shard_records: int, workers: int, hold: Callable[[], Any] | None,
+                  kinds: Iterable[str] = KIND_LABEL, work: str = ".search-documents") -> tuple[Any, ...]:
     import time
 
     from .search import build_search, docs
@@ -427,8 +586,8 @@ def _search_index(out: Path, data: SiteData, shard_records: int, workers: int, h
         held[0] = time.perf_counter() - start
 
     started = time.perf_counter()
-    shards, reused, bundles = build_search(out, out / ".search-documents", docs(data), shard_records=shard_records, workers=workers,
-                                           previous=data.previous, hold=timed_hold if hold is not None else None)
+    shards, reused, bundles = build_search(out, out / work, docs(data, kinds), shard_records=shard_records, workers=workers,
+                                           previous=data.previous, hold=timed_hold if hold is not None else None, listing=False)
     return shards, reused, bundles, round(time.perf_counter() - started - held[0], 3)
 
 

@@ -387,16 +387,27 @@ class Validator:
         self._prepare: Prepare | None = None
         self._settle: Callable[[str, Any], Any] | None = None
         self._cache: LineCache | None = None
+        self.records = 0     # records read so far by validate_dir
+        self.by_workers = 0  # of which assessed by worker processes (not taken from the cache, nor read here)
+
+    def worker_share(self) -> float:
+        """The share of the records read so far that worker processes assessed: low when
+        validation runs on one core (small files, or lines taken from the cache)."""
+        return self.by_workers / self.records if self.records else 0.0
 
     def validate_dir(self, data_dir: str | Path | RemotePath, sink: Sink | None = None, prepare: Prepare | None = None,
-                     cache: LineCache | None = None) -> Report:
+                     cache: LineCache | None = None, on_kind: Callable[[str], None] | None = None) -> Report:
         """Validate every file of ``data_dir``; each accepted record goes to ``sink``
         as ``sink(kind, record)``, or as ``sink(kind, prepare(kind, record))`` when
         ``prepare`` is given (then run where the record is assessed: in parallel;
         a ``prepare`` with a ``settle(kind, value)`` method has its value settled
         in the main process). With a ``cache`` (and a ``prepare``), JSON Lines
         lines validated by an earlier run are not validated again; the cache is
-        saved when validation completes."""
+        saved when validation completes.
+
+        ``on_kind(kind)`` is called once for every kind of ``schemas.KINDS``, in that
+        order, as soon as the sink has had all of that kind's records (a kind without
+        files included): the build starts work that needs only the kinds done."""
         data_dir = location(data_dir)
         self._prepare = prepare
         self._settle = getattr(prepare, "settle", None)
@@ -420,10 +431,17 @@ class Validator:
         gc.disable()
         try:
             with Progress("校验", total_bytes, enabled=self.progress) as bar:
+                announced = 0  # kinds whose records have all gone to the sink, in KINDS order
                 for file_index, src in enumerate(sources):
+                    while on_kind is not None and schemas.KINDS[announced] != src.kind:
+                        on_kind(schemas.KINDS[announced])
+                        announced += 1
                     stats = FileStats(src.name, src.kind, src.fmt, size=readers.file_size(src.path))
                     report.files.append(stats)
                     self._validate_file(file_index, src, stats, report, index, quarantine, sink, bar)
+                while on_kind is not None and announced < len(schemas.KINDS):
+                    on_kind(schemas.KINDS[announced])
+                    announced += 1
         finally:
             if collecting:
                 gc.enable()
@@ -499,6 +517,7 @@ class Validator:
                 yield _renumbered(item, line_base, row_base)
             line_base += lines
             row_base += len(outcomes)
+            self.by_workers += len(outcomes)
             bar.advance(size / len(part_list))
 
     def _cached_outcomes(self, src: readers.SourceFile, bar: Progress) -> Iterator[Outcome | tuple[Any, ...]]:
@@ -563,6 +582,7 @@ class Validator:
                 yield entry  # (position, offset, key, prepared, references, selections), as a worker's
                 continue
             self._cache.misses += 1
+            self.by_workers += 1
             base, item = next(pending)
             if item.__class__ is tuple:
                 fresh[entry] = added[entry] = item[2:]  # type: ignore[index]
@@ -585,6 +605,7 @@ class Validator:
         try:
             for o in self._outcomes(src, sink, bar):
                 stats.read += 1
+                self.records += 1
                 if o.__class__ is tuple:
                     # Fast path for the records a worker found valid in themselves: (position, offset,
                     # key[, sink value][, references to resolve, a task's selections]).

@@ -202,3 +202,27 @@ def test_a_cache_file_gone_since_it_was_loaded_is_written_whole(tmp_path: Path, 
     assert (cache.appended, cache.rewritten) == (0, 1)
     cache.save()
     assert cache.load(src) == {**entries, **added}
+
+
+def test_each_kind_is_announced_once_its_records_are_all_sunk(tmp_path: Path, night1: Path, parallel):
+    """``on_kind`` comes once per kind, in ``schemas.KINDS`` order, after the sink's last record
+    of that kind and before any of a later kind: the build starts the decisions' pages on it.
+    A kind without a file is announced too (here the assessments, removed)."""
+    from liushuang import schemas
+
+    data = tmp_path / "data"
+    shutil.copytree(night1, data)
+    (data / "assessments.jsonl").unlink()
+    events: list[tuple[str, str]] = []
+    policy = load_policy()
+    judge = Judge(Publisher(policy, DAY), STORE_KINDS)
+    engine.Validator(policy, progress=False).validate_dir(data, sink=lambda kind, v: events.append(("record", kind)), prepare=judge,
+                                                          cache=engine.LineCache(tmp_path / "cache"),
+                                                          on_kind=lambda kind: events.append(("done", kind)))
+    assert [k for what, k in events if what == "done"] == list(schemas.KINDS)
+    assert {k for what, k in events if what == "record"} >= {"entities", "licenses", "penalties", "inspection_results"}
+    for kind in schemas.KINDS:
+        done = events.index(("done", kind))
+        assert all(k != kind for what, k in events[done:] if what == "record"), f"{kind} record after its announcement"
+        later = schemas.KINDS[schemas.KINDS.index(kind) + 1:]
+        assert all(k not in later for what, k in events[:done] if what == "record"), f"a later kind's record before {kind}"

@@ -482,6 +482,110 @@ def test_killed_build_takes_its_standby_child_along(tmp_path: Path, good_site: P
     assert manifest.load(full) == manifest.load(out)
 
 
+@pytest.fixture
+def city_like(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Validation of these small files as of a city's: in parts, by worker processes, with the line cache."""
+    from liushuang.generator import validate
+
+    monkeypatch.setattr(validate, "PARALLEL_MIN_BYTES", 0)
+    monkeypatch.setattr(validate, "PART_BYTES", 20_000)
+
+
+def _night_with_a_cache(tmp_path: Path, good_site: Path, clean_dir: Path) -> tuple[Path, Path]:
+    """A copy of the input and the published site, built once more so that the next build
+    finds a standby tree and a validation cache: the nightly steady state."""
+    data, out = tmp_path / "data", tmp_path / "site"
+    shutil.copytree(clean_dir, data)
+    shutil.copytree(good_site, out, copy_function=os.link)
+    first = site.build(data, out, load_policy(), build_date=DAY, workers=2)
+    assert first.early == {}  # no cache yet: the validation's workers kept both cores busy
+    return data, out
+
+
+def test_decisions_are_made_while_the_rest_is_validated(tmp_path: Path, good_site: Path, clean_dir: Path, city_like: None):
+    """A night whose validation takes its lines from the cache makes the decisions' pages
+    and search shards in a forked child while it validates the kinds after them. The site
+    is byte for byte a full build's: an edited licence, a penalty gone from the export."""
+    data, out = _night_with_a_cache(tmp_path, good_site, clean_dir)
+    edited = _edit(data, "licenses", 0, content="提前生成时更正的许可内容")
+    gone = _edit(data, "penalties", 0, remove=True)
+    report = site.build(data, out, load_policy(), build_date=DAY, workers=2)
+    assert report.early["pages"] == len(_published(out, "licenses")) + len(_published(out, "penalties"))
+    assert report.early["shards"] == sum(1 for s in report.search_shards if s["kind"] in ("licenses", "penalties"))
+    year = edited["decided_on"][:4]
+    assert f"licenses-{year}" not in report.search_reused and "entities" in report.search_reused
+    page = out / record_path("licenses", edited["decision_number"]) / "index.html"
+    assert "提前生成时更正" in page.read_text(encoding="utf-8")
+    assert not (out / record_path("penalties", gone["decision_number"])).exists()
+    full = tmp_path / "full"
+    site.build(data, full, load_policy(), build_date=DAY, incremental=False)
+    assert manifest.load(full) == manifest.load(out) and _unchanged_on_disk(out)
+    assert verify.verify(out, data, load_policy()).ok
+
+
+@pytest.mark.parametrize("how", ["raises", "dies"])
+def test_a_failure_while_making_the_decisions_early_fails_the_build(tmp_path: Path, good_site: Path, clean_dir: Path,
+                                                                    monkeypatch: pytest.MonkeyPatch, how: str, city_like: None):
+    """The child making the decisions' pages fails (an exception, or it dies): the build
+    fails with the child's error, the published site stays as it was, and the next build
+    makes the same site as a full build."""
+    data, out = _night_with_a_cache(tmp_path, good_site, clean_dir)
+    before = manifest.compute(out)
+    _edit(data, "licenses", 0, content="更正的许可内容")
+    real = site.pages.run_job
+
+    def broken(job: tuple) -> object:
+        if job[0] == "decisions":
+            if how == "dies":
+                os._exit(3)
+            raise OSError("磁盘已满")
+        return real(job)
+
+    monkeypatch.setattr(site.pages, "run_job", broken)
+    error, message = (OSError, "磁盘已满") if how == "raises" else (RuntimeError, "提前生成决定页面与检索索引的子进程异常退出（退出码 3）")
+    with pytest.raises(error, match=message):
+        site.build(data, out, load_policy(), build_date=DAY, workers=2)
+    assert manifest.compute(out) == before and not list(tmp_path.glob(".site.building-*"))
+    monkeypatch.setattr(site.pages, "run_job", real)
+    site.build(data, out, load_policy(), build_date=DAY, workers=2)
+    full = tmp_path / "full"
+    site.build(data, full, load_policy(), build_date=DAY, incremental=False)
+    assert manifest.load(full) == manifest.load(out)
+
+
+def test_killed_build_takes_its_early_child_along(tmp_path: Path, good_site: Path, clean_dir: Path, city_like: None):
+    """A build killed while its child makes the decisions' pages: the child dies with it."""
+    psutil = pytest.importorskip("psutil")
+    data, out = _night_with_a_cache(tmp_path, good_site, clean_dir)
+    before = manifest.compute(out)
+    _edit(data, "licenses", 0, content="更正的许可内容")
+    marker = tmp_path / "early-pid"
+    code = ("import datetime as dt, os, sys, time; from pathlib import Path; from liushuang.policy import load_policy; "
+            "from liushuang.generator import site; "
+            "real = site.pages.run_job\n"
+            "def slow(job):\n"
+            "    if job[0] == 'decisions':\n"
+            "        Path(sys.argv[3]).write_text(str(os.getpid())); time.sleep(60)\n"
+            "    return real(job)\n"
+            "site.pages.run_job = slow\n"
+            "site.build(Path(sys.argv[1]), Path(sys.argv[2]), load_policy(), build_date=dt.date(2026, 11, 30), workers=2)")
+    proc = subprocess.Popen([sys.executable, "-c", code, str(data), str(out), str(marker)])
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and proc.poll() is None and not marker.exists():
+        time.sleep(0.05)
+    time.sleep(0.2)
+    assert marker.exists(), "no child making the decisions' pages"
+    child = psutil.Process(int(marker.read_text()))
+    assert child.ppid() == proc.pid
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    gone, alive = psutil.wait_procs([child], timeout=10)
+    assert not alive, "the early child outlived the build"
+    assert manifest.compute(out) == before
+    site.build(data, out, load_policy(), build_date=DAY)
+    assert _unchanged_on_disk(out) and not list(tmp_path.glob(".site.building-*"))
+
+
 def test_search_made_beside_the_pages_reports_its_failure(tmp_path: Path, good_site: Path, clean_dir: Path,
                                                           monkeypatch: pytest.MonkeyPatch):
     """The search index is made by a forked child while the pages are written: a
