@@ -12,9 +12,9 @@ Stages (each timed in ``BuildReport.stages``):
 
 Three things run beside the stages, in forked children (``_Adoption``, ``_Early``,
 ``_Search``): the previous site's standby tree is made ready while step 1 runs
-on one core; when step 1 takes most lines from its cache (a nightly build), the
-decisions' own pages and search shards are made as soon as it is past them,
-while it validates the other kinds; and the rest of the search index is made
+on one core; when step 1 runs on one core (a nightly build takes most lines from
+its cache), the decisions' own pages and search shards are made as soon as it is
+past them, while it validates the other kinds; and the rest of the search index is made
 while steps 2 and 3 run (or after them, when most of it must be indexed again).
 The search stage then times only what is left of it.
 
@@ -59,6 +59,7 @@ EARLY_AFTER = max(DECISION_KINDS, key=schemas.KINDS.index)
 # ... when validation's worker processes assessed at most this share of the records so far (a nightly
 # build takes most lines from its cache): validating without the cache keeps every core busy.
 EARLY_WORKER_SHARE = 0.1
+EARLY_NICE = 10  # its priority below the build's (os.nice)
 
 @dataclass
 class BuildReport:
@@ -75,7 +76,7 @@ class BuildReport:
     # hold): it is made alongside the pages, so only what is left of it after them counts in ``stages["search"]``.
     search_seconds: float = 0.0
     # What the build made while it validated (``_Early``): the decisions' pages and search shards, and
-    # the wall time of each; empty when it did not (a first build, a Dask engine, one core).
+    # the wall time of each; empty when it did not (validation's workers kept every core busy, a Dask engine, one core).
     early: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -542,6 +543,9 @@ class _Early:
             import time
 
             gc.enable()  # off in the parent while it validates
+            # Second to the build's own processes (its Pagefind runs too): the validation and then the page
+            # workers are what the night waits for; this child takes the time they leave idle.
+            os.nice(EARLY_NICE)
             started = time.perf_counter()
             made = fork_map(pages.run_job, pages.decision_jobs(view), (root, view), parallel=False)
             send((made, round(time.perf_counter() - started, 3)))
