@@ -134,7 +134,8 @@ def build(data_dir: str | Path, out: str | Path, policy: Policy, *, build_date: 
             if kind == EARLY_AFTER and _early_fits(validator, workers):
                 ready()
                 spill.seal()  # the child reads the records written so far
-                early = _Early(tmp, store, build_date, page_size, narrative, previous, search=search, shard_records=shard_records)
+                early = _Early(tmp, store, build_date, page_size, narrative, previous, search=search, shard_records=shard_records,
+                               workers=workers or os.cpu_count() or 1)
 
         try:  # from here on, a failure removes the half-made folder (a standby taken over included)
             with stage("validate", "校验并确定公开范围"):
@@ -528,14 +529,15 @@ class _Early:
     leaves the other core idle. Neither reads any other kind (``pages.decision_jobs``,
     ``search.docs``), so the child works on a ``SiteData`` of the decisions alone and
     makes the very files the page workers and the search child would have made
-    (``tests/test_verify.py`` compares the sites). Its Pagefind runs one at a time,
-    beside the validation's one core and then the page workers.
+    (``tests/test_verify.py`` compares the sites). It runs at a lower priority
+    (``EARLY_NICE``), its Pagefind runs too: it takes the core validation leaves idle,
+    yields to the page workers, and has every core once the rest of the build is done.
 
     ``pages()`` gives the page jobs' results and their wall time; ``index()`` what
     ``_Search.result()`` gives for the decisions' shards. The child dies with the build."""
 
     def __init__(self, root: Path, store: dict[str, list[Any]], build_date: dt.date, page_size: int, narrative: bool,
-                 previous: pages.Previous | None, *, search: bool, shard_records: int) -> None:
+                 previous: pages.Previous | None, *, search: bool, shard_records: int, workers: int) -> None:
         view = SiteData({k: (v if k in DECISION_KINDS else []) for k, v in store.items()}, build_date, page_size, narrative, previous)
         self.search = search
 
@@ -550,7 +552,7 @@ class _Early:
             made = fork_map(pages.run_job, pages.decision_jobs(view), (root, view), parallel=False)
             send((made, round(time.perf_counter() - started, 3)))
             if search:
-                send(_search_index(root, view, shard_records, 1, None, DECISION_KINDS, work=".search-documents-early"))
+                send(_search_index(root, view, shard_records, workers, None, DECISION_KINDS, work=".search-documents-early"))
 
         self.child = _Forked(body, "提前生成决定页面与检索索引")
 
