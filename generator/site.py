@@ -78,6 +78,10 @@ class BuildReport:
     # What the build made while it validated (``_Early``): the decisions' pages and search shards, and
     # the wall time of each; empty when it did not (validation's workers kept every core busy, a Dask engine, one core).
     early: dict[str, Any] = field(default_factory=dict)
+    # The standby tree (the site the last build replaced): "adopted" and turned into this build,
+    # "none" (there was none, or a full build), or why it could not be ("failed: …"); the site is
+    # the same either way, only slower to build without it.
+    standby: str = "none"
 
     @property
     def conserved(self) -> bool:
@@ -121,6 +125,7 @@ def build(data_dir: str | Path, out: str | Path, policy: Policy, *, build_date: 
             if tree:
                 return
             in_place = adoption.result()
+            report.standby = adoption.outcome
             if in_place is None:
                 tmp.mkdir()
             elif previous is not None:
@@ -359,6 +364,7 @@ class _Adoption:
 
         self.out, self.tmp, self.previous = out, tmp, previous
         self.pid: int | None = None
+        self.outcome = "none"  # what ``result()`` found (BuildReport.standby)
         if previous is None or not _standby(out).is_dir() or not hasattr(os, "fork"):
             return
         self.pid = _fork_child(lambda: 0 if _adopt_standby(out, tmp, previous) is not None else 1)
@@ -367,11 +373,17 @@ class _Adoption:
         if self.previous is None:
             return None
         if self.pid is None:
-            return _adopt_standby(self.out, self.tmp, self.previous)
+            in_place = _adopt_standby(self.out, self.tmp, self.previous)
+            self.outcome = "none" if in_place is None else "adopted"
+            return in_place
         child, self.pid = self.pid, None
         _, status = os.waitpid(child, 0)
-        if os.waitstatus_to_exitcode(status) == 0:
+        code = os.waitstatus_to_exitcode(status)
+        if code == 0:
+            self.outcome = "adopted"
             return frozenset(p for p, e in self.previous.files.items() if "input" in e)
+        # 1: there was no usable standby (its manifest unreadable); anything else: the child failed.
+        self.outcome = "none" if code == 1 else f"failed: 接管备用目录的子进程退出码 {code}"
         if self.tmp.exists():  # a standby half changed: deleted in the background (named as a dead build's, should that be killed)
             aside = self.tmp.with_name(f".{self.out.name}.building-{child}")
             self.tmp.rename(aside)

@@ -495,6 +495,9 @@ def build(data: Path, output: str, work: Path | None, build_date: str | None, si
         click.echo(f"{kind}: 输入 {c['input']} = 公开 {c['published']} + 不公开（{withheld}）+ 校验未通过 {c['rejected']}")
     reused = f"；与上次构建相同而直接沿用 {report.linked} 个页面、{len(report.search_reused)} 个搜索分片" if report.linked else ""
     click.echo(f"已生成 {report.pages} 个页面{reused} → {local}；本地查看：liushuang serve {local}")
+    if report.standby.startswith("failed"):
+        click.echo(f"注意：未能沿用上次构建留下的备用目录（{report.standby.removeprefix('failed: ')}），本次在新目录中构建："
+                   "网站相同，只是更慢。", err=True)
     if remote and report.conserved:
         _upload(local, remote)
     sys.exit(0 if report.conserved else 1)

@@ -349,14 +349,14 @@ def test_nightly_builds_reuse_the_standby_tree(tmp_path: Path, good_site: Path, 
     shutil.copytree(good_site, out, copy_function=os.link)
     standby = tmp_path / ".site.standby"
     first = _edit(data, "licenses", 0, content="第一晚更正的许可内容")
-    site.build(data, out, load_policy(), build_date=DAY)
+    assert site.build(data, out, load_policy(), build_date=DAY).standby == "none"  # none yet
     assert standby.is_dir() and manifest.load(standby) == manifest.load(good_site) and _unchanged_on_disk(standby)
     night1 = manifest.load(out)
     # Night 2: another edit, and a penalty that is no longer in the export (its page must go).
     second = _edit(data, "licenses", 1, content="第二晚更正的许可内容")
     gone = _edit(data, "penalties", 0, remove=True)
     report = site.build(data, out, load_policy(), build_date=DAY)
-    assert report.linked > 0.9 * report.pages
+    assert report.linked > 0.9 * report.pages and report.standby == "adopted"
     assert standby.is_dir() and manifest.load(standby) == night1 and _unchanged_on_disk(standby)  # night 1's site, intact
     assert _unchanged_on_disk(out)  # every file as the manifest says, and nothing else
     page = lambda kind, rec: out / record_path(kind, rec["decision_number"]) / "index.html"  # noqa: E731
@@ -437,8 +437,12 @@ def test_standby_adopted_beside_validation_falls_back_when_it_fails(tmp_path: Pa
 
     monkeypatch.setattr(site, "_adopt_standby", broken)
     report = site.build(data, out, load_policy(), build_date=DAY)
+    assert report.standby == "failed: 接管备用目录的子进程退出码 2"  # the child raised
     assert 0.9 * report.pages < report.linked < report.pages
     assert (tmp_path / ".site.standby").is_dir() and _unchanged_on_disk(out)  # the untouched standby stays one
+    if when == "at once":  # the standby is still there: the command says it could not use it
+        result = CliRunner().invoke(main, ["build", str(data), "-o", str(out), "--build-date", "2026-11-30", "--no-progress"])
+        assert result.exit_code == 0 and "未能沿用上次构建留下的备用目录（接管备用目录的子进程退出码 2）" in result.output
     full = tmp_path / "full"
     site.build(data, full, load_policy(), build_date=DAY, incremental=False)
     assert manifest.load(full) == manifest.load(out)
