@@ -409,6 +409,7 @@ class Validator:
         order, as soon as the sink has had all of that kind's records (a kind without
         files included): the build starts work that needs only the kinds done."""
         data_dir = location(data_dir)
+        self.records = self.by_workers = 0
         self._prepare = prepare
         self._settle = getattr(prepare, "settle", None)
         self._cache = cache if prepare is not None and sink is not None else None
