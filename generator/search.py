@@ -318,11 +318,18 @@ def _old_fingerprints(previous: Any) -> dict[str, str | None]:
         return {}
 
 
-def _reuse(shard: Shard, out: Path, previous: Any, old_files: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]] | None:
+def _stale(shard: Shard, known: dict[str, str | None], old_files: dict[str, dict[str, Any]]) -> bool:
+    """Whether the shard must be indexed again: its fingerprint is not the previous build's
+    (``known``, from ``_old_fingerprints``), or that build left no bundle files for it."""
+    return not old_files or known.get(shard.name) != shard.fingerprint
+
+
+def _reuse(shard: Shard, out: Path, previous: Any, old_files: dict[str, dict[str, Any]],
+           known: dict[str, str | None]) -> dict[str, dict[str, Any]] | None:
     """The previous build's bundle of this shard, when its documents did not change:
     left in place (a build on the standby tree already holds it) or hard-linked.
     Returns its files' manifest entries, or None when it must be indexed again."""
-    if previous is None or not old_files or _old_fingerprints(previous).get(shard.name) != shard.fingerprint:
+    if previous is None or _stale(shard, known, old_files):
         return None
     entries = {path: {**entry, "input": shard.fingerprint} for path, entry in old_files.items()}
     if all(path in previous.in_place for path in old_files):
@@ -356,11 +363,12 @@ def _hashed(target: Path, prefix: str, fingerprint: str) -> dict[str, dict[str, 
     return out
 
 
-def _index(shard: Shard, work: Path, out: Path, previous: Any = None,
-           old_files: dict[str, dict[str, Any]] | None = None) -> dict[str, dict[str, Any]]:
-    """Index one shard (or reuse the previous build's index); returns its files' manifest entries."""
+def _index(shard: Shard, work: Path, out: Path, previous: Any = None, old_files: dict[str, dict[str, Any]] | None = None,
+           known: dict[str, str | None] | None = None) -> dict[str, dict[str, Any]]:
+    """Index one shard (or reuse the previous build's index, whose fingerprints are ``known``);
+    returns its files' manifest entries."""
     shard.fingerprint = shard.fingerprint or _fingerprint(shard)
-    reused = _reuse(shard, out, previous, old_files or {})
+    reused = _reuse(shard, out, previous, old_files or {}, known or {})
     if reused is not None:
         shard.reused = True
         return reused
@@ -394,7 +402,7 @@ def _index_job(i: int) -> tuple[str, bool, dict[str, dict[str, Any]]]:
     """One shard on a Dask worker; its fingerprint, reuse and files travel back to the client."""
     shards, work, out, previous, old_files = shared()
     shard = shards[i]
-    files = _index(shard, work, out, previous, old_files.get(shard.name))
+    files = _index(shard, work, out, previous, old_files.get(shard.name), _old_fingerprints(previous))
     return shard.fingerprint, shard.reused, files
 
 
@@ -420,11 +428,11 @@ def build_search(out: Path, work: Path, docs: Iterable[Doc], *, shard_records: i
             old_files[path.split("/", 2)[1]][path] = entry
     # Largest shards first so two workers finish together.
     order = sorted(shards, key=lambda s: -len(s.docs))
+    known = _old_fingerprints(previous)  # read once here, not once per shard
     if hold is not None and current_engine() is None:
         for s in shards:  # computed here, once, to know how much must be indexed again
             s.fingerprint = _fingerprint(s)
-        known = _old_fingerprints(previous)
-        stale = sum(len(s.docs) for s in shards if known.get(s.name) != s.fingerprint or not old_files.get(s.name))
+        stale = sum(len(s.docs) for s in shards if _stale(s, known, old_files.get(s.name, {})))
         if stale > HOLD_SHARE * sum(len(s.docs) for s in shards):
             hold()
     files: dict[str, dict[str, Any]] = {}
@@ -436,7 +444,7 @@ def build_search(out: Path, work: Path, docs: Iterable[Doc], *, shard_records: i
             files.update(entries)
     else:
         with ThreadPoolExecutor(max(1, workers)) as pool:
-            futures = {s.name: pool.submit(_index, s, work, out, previous, old_files.get(s.name)) for s in order}
+            futures = {s.name: pool.submit(_index, s, work, out, previous, old_files.get(s.name), known) for s in order}
             for s in order:
                 files.update(futures[s.name].result())
                 if on_shard:

@@ -186,8 +186,8 @@ def build(data_dir: str | Path, out: str | Path, policy: Policy, *, build_date: 
                         reused += early_reused
                         known.update(early_bundles)
                     report.search_shards = write_listing(tmp, shards)
-                    names = [r["bundle"].split("/")[1] for r in report.search_shards]
-                    report.search_reused = [name for name in names if name in set(reused)]
+                    reused_names = set(reused)
+                    report.search_reused = [name for r in report.search_shards if (name := r["bundle"].split("/")[1]) in reused_names]
             if previous is not None and previous.in_place:
                 # A tree reused from the standby still holds the previous build's files that are gone now.
                 _remove_pages(tmp, previous.in_place - known.keys())
