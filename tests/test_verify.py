@@ -448,6 +448,16 @@ def test_standby_adopted_beside_validation_falls_back_when_it_fails(tmp_path: Pa
     assert manifest.load(full) == manifest.load(out)
 
 
+def _kill_build_with_its_child(proc: subprocess.Popen, child: object, who: str) -> None:
+    """Kill the build outright and check that its forked ``child`` (a psutil.Process) dies with it."""
+    import psutil
+
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    gone, alive = psutil.wait_procs([child], timeout=10)
+    assert not alive, f"{who} outlived the build"
+
+
 def test_killed_build_takes_its_standby_child_along(tmp_path: Path, good_site: Path, clean_dir: Path):
     """A build killed while its child is still adopting the standby: the child dies too
     (it would otherwise go on changing a folder the next build removes), the published
@@ -473,11 +483,7 @@ def test_killed_build_takes_its_standby_child_along(tmp_path: Path, good_site: P
         children = psutil.Process(proc.pid).children()
         time.sleep(0.05)
     assert children, "no child process adopting the standby"
-    child = children[0]
-    proc.send_signal(signal.SIGKILL)
-    proc.wait()
-    gone, alive = psutil.wait_procs([child], timeout=10)
-    assert not alive, "the standby's child outlived the build"
+    _kill_build_with_its_child(proc, children[0], "the standby's child")
     assert manifest.compute(out) == before
     site.build(data, out, load_policy(), build_date=DAY)
     assert _unchanged_on_disk(out) and not list(tmp_path.glob(".site.building-*"))
@@ -581,10 +587,7 @@ def test_killed_build_takes_its_early_child_along(tmp_path: Path, good_site: Pat
     assert marker.exists(), "no child making the decisions' pages"
     child = psutil.Process(int(marker.read_text()))
     assert child.ppid() == proc.pid
-    proc.send_signal(signal.SIGKILL)
-    proc.wait()
-    gone, alive = psutil.wait_procs([child], timeout=10)
-    assert not alive, "the early child outlived the build"
+    _kill_build_with_its_child(proc, child, "the early child")
     assert manifest.compute(out) == before
     site.build(data, out, load_policy(), build_date=DAY)
     assert _unchanged_on_disk(out) and not list(tmp_path.glob(".site.building-*"))
