@@ -10,6 +10,7 @@ then puts generated hostile text into every text field of a penalty.
 from __future__ import annotations
 
 import datetime as dt
+from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
 
@@ -106,6 +107,37 @@ def hostile_penalty(draw) -> dict[str, Any]:
     return rec
 
 
+class _Markup(HTMLParser):
+    """The markup a page is made of: each tag name and each (tag, attribute) pair."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.tags: set[str] = set()
+        self.attrs: set[tuple[str, str]] = set()
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.tags.add(tag)
+        self.attrs.update((tag, a) for a, _ in attrs)
+
+    handle_startendtag = handle_starttag
+
+
+def _markup(html: str) -> _Markup:
+    parser = _Markup()
+    parser.feed(html)
+    parser.close()
+    return parser
+
+
+def _raw(value: str, html: str) -> bool:
+    """Whether ``value`` stands unescaped in ``html``. A value whose markup characters
+    are all at its edges (``{{ 7*7 }}<``, ``"x``) is also found where its plain middle is
+    shown, escaped, beside a tag or quote of the page's own; such a value is checked by
+    the markup it would have added instead (``_markup``)."""
+    middle = value.lstrip('>"').rstrip('<"')
+    return any(c in middle for c in '<>"') and value in html
+
+
 @pytest.fixture(scope="module")
 def template_html(tmp_path_factory) -> str:
     """The HTML of a site of the good records alone: the markup every page holds."""
@@ -114,6 +146,17 @@ def template_html(tmp_path_factory) -> str:
     (tmp / "data" / "penalties.jsonl").write_bytes(b"\n".join(map(_line, GOOD)) + b"\n")
     site.build(tmp / "data", tmp / "site", load_policy(), build_date=DAY, narrative=False)
     return "".join(p.read_text(encoding="utf-8") for p in (tmp / "site").rglob("*.html"))
+
+
+def test_the_oracle_tells_escaped_text_from_injected_markup():
+    page = '<td title="x">{{ 7*7 }}</td><p>&lt;script&gt;</p>'
+    assert not _raw("{{ 7*7 }}<", page) and not _raw("<script>", page)  # shown escaped
+    assert _raw("<script>", page.replace("&lt;script&gt;", "<script>"))
+    assert _raw('a"><b', '<td title="a"><b>')
+    # edge-only values that were injected add markup the page does not have
+    template = _markup(page)
+    injected = _markup('<td title=""onmouseover=alert(1) x"><img src=x onerror=alert(1)></td>')
+    assert not injected.tags <= template.tags and not injected.attrs <= template.attrs
 
 
 @settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
@@ -128,8 +171,11 @@ def test_hostile_text_in_any_field_never_breaks_the_site(tmp_path_factory, templ
     assert built.conserved and built.counts["penalties"]["published"] >= 3
     html = "".join(p.read_text(encoding="utf-8") for p in out.rglob("*.html"))
     for value in rec.values():
-        if isinstance(value, str) and ("<" in value or ">" in value or '"' in value) and value not in template_html:
-            assert value not in html  # shown only escaped (text the pages hold anyway, such as "<", proves nothing)
+        if isinstance(value, str) and value not in template_html:
+            assert not _raw(value, html)  # shown only escaped (text the pages hold anyway, such as "<", proves nothing)
+    # and no tag or attribute the good records' pages do not have: nothing was injected
+    template, built_markup = _markup(template_html), _markup(html)
+    assert built_markup.tags <= template.tags and built_markup.attrs <= template.attrs
     root = out.resolve()
     assert all(root in p.resolve().parents for p in out.rglob("*"))
     result = verify.verify(out, data, load_policy())
