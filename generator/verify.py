@@ -33,7 +33,7 @@ from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 from urllib.parse import unquote
 
 import orjson
@@ -62,6 +62,10 @@ CHECKS = {
 }
 KEYED = KEY  # kinds with a page of their own, by their key field
 DOWNLOADED = ("licenses", "penalties", "inspection_tasks", "inspection_results")
+# A file changed within this long before a scan began is read again by the next one, whatever
+# its stat says: file times are kept to a clock tick (a few ms), and a build may rewrite a file
+# in the same tick with the same size. Git's index has the same rule ("racy git").
+RACY_NS = 2_000_000_000
 # A street address: two Chinese characters, a street word, a number, 号. The regex
 # looks for the street word and number only (four times faster than starting from
 # every Chinese character); the two characters before are checked on each hit.
@@ -236,16 +240,17 @@ def _normal(path: str) -> str:
     return "" if resolved == "." else resolved
 
 
-@dataclass(frozen=True, slots=True)
-class _FileFacts:
+class _FileFacts(NamedTuple):
     """What the scan learns from one file by itself (its checks against the other files,
-    such as whether a link resolves, are made afresh every time)."""
+    such as whether a link resolves, are made afresh every time). A tuple, not a
+    dataclass: a city's cache holds 680,000 of them, and a tuple unpickles ten times faster."""
 
     findings: tuple[tuple[str, str], ...]   # (check, detail) found in the file alone
     anchors: tuple[str, ...]                # search anchors of a Pagefind fragment
     title: str | None                       # a record page's h1 (a task page's whole text)
     resolved: tuple[str, ...]               # every internal link, resolved to a site path
     links: int                              # internal links counted (including those leaving the site)
+    keys: tuple[str, ...] = ()              # a download file's record keys (``_download_file_keys``)
 
 
 def _file_facts(path: str, raw: bytes, text: str, from_root: dict[str, str], with_hrefs: bool = False) -> tuple[_FileFacts, list[str]]:
@@ -258,7 +263,7 @@ def _file_facts(path: str, raw: bytes, text: str, from_root: dict[str, str], wit
             return _FileFacts((*findings, ("manifest-mismatch", "搜索索引片段无法解析")), (), None, (), 0), []
         return _FileFacts(tuple(findings), tuple(a["id"] for a in frag.get("anchors", []) if a.get("id")), None, (), 0), []
     if not path.endswith(".html"):
-        return _FileFacts(tuple(findings), (), None, (), 0), []
+        return _FileFacts(tuple(findings), (), None, (), 0, _download_file_keys(path, raw)), []
     page_dir = posixpath.dirname(path)
     up = "../" * (page_dir.count("/") + 1) if page_dir else ""
     parts = path.split("/")
@@ -298,33 +303,54 @@ def _file_facts(path: str, raw: bytes, text: str, from_root: dict[str, str], wit
     return _FileFacts(tuple(findings), (), title, tuple(resolved_links), links), hrefs
 
 
+def _stat_key(st: os.stat_result, started_ns: int) -> tuple[int, int, int] | None:
+    """What identifies a file's bytes without reading them, as rsync's quick check and git's
+    index do: its inode, size and modification time (ns), or None when that time is too close
+    to the scan's start (``RACY_NS``) to tell a later write of the same size from it."""
+    return None if st.st_mtime_ns >= started_ns - RACY_NS else (st.st_ino, st.st_size, st.st_mtime_ns)
+
+
 def _scan(paths: list[str]) -> dict[str, Any]:
-    """Scan some files: each is read and hashed; its facts come from the cache
-    (``known``: path → (SHA-256, facts) of an earlier scan) when its bytes are the same."""
-    root, files, known = shared()
+    """Scan some files: each is hashed and checked against the manifest; its facts come from
+    the cache (``known``: path → (stat key, SHA-256, facts) of an earlier scan) when its bytes
+    are the same. A file whose stat key is the cached one is not read at all."""
+    root, files, known, listed, started_ns = shared()
     findings: list[tuple[str, str, str]] = []
-    linked: set[str] = set()                # internal targets of links (site paths)
-    entity_links: set[tuple[str, str]] = set()  # (entity page dir, linked record dir)
+    linked: set[str] = set()                # internal targets of links to record pages (site paths)
+    entity_links: set[tuple[str, str]] = set()  # (entity page dir, linked record page dir)
     titles: dict[str, str] = {}             # record page dir -> h1 text
     anchors: set[str] = set()               # search anchors
-    hashes: dict[str, tuple[str, int]] = {}  # for the manifest check: each file is read once
+    keys: dict[str, tuple[str, ...]] = {}   # download file -> its record keys
     from_root: dict[str, str] = {}           # resolved links relative to the site root
-    fresh: dict[str, tuple[str, _FileFacts]] = {}  # facts computed here (not from the cache)
-    links = 0
+    fresh: dict[str, tuple[Any, str, _FileFacts]] = {}  # cache entries made or renewed here
+    links = unread = 0
     for path in paths:
-        with open(os.path.join(root, path), "rb") as fh:
-            raw = fh.read()
-        digest = hashlib.sha256(raw).hexdigest()
-        hashes[path] = (digest, len(raw))
+        full = os.path.join(root, path)
         cached = known.get(path)
-        if cached is not None and cached[0] == digest:
-            facts = cached[1]
+        st = os.stat(full)
+        stat_key = _stat_key(st, started_ns)
+        if cached is not None and stat_key is not None and cached[0] == stat_key:
+            digest, size, facts = cached[1], st.st_size, _FileFacts._make(cached[2])
+            unread += 1
         else:
-            raw, text = _decoded(path, raw)
-            facts = _file_facts(path, raw, text, from_root)[0]
-            fresh[path] = (digest, facts)
+            with open(full, "rb") as fh:
+                raw = fh.read()
+            digest, size = hashlib.sha256(raw).hexdigest(), len(raw)
+            if cached is not None and cached[1] == digest:
+                facts = _FileFacts._make(cached[2])
+            else:
+                raw, text = _decoded(path, raw)
+                facts = _file_facts(path, raw, text, from_root)[0]
+            fresh[path] = (stat_key, digest, facts)
+        entry = listed.get(path)
+        if entry is None:
+            findings.append(("manifest-mismatch", path, "文件存在，但不在清单中"))
+        elif (entry.get("sha256"), entry.get("size")) != (digest, size):
+            findings.append(("manifest-mismatch", path, "内容与清单中的 SHA-256 不符"))
         findings += [(check, path, detail) for check, detail in facts.findings]
         anchors.update(facts.anchors)
+        if facts.keys:
+            keys[path] = facts.keys
         links += facts.links
         if not facts.resolved:
             continue
@@ -334,57 +360,60 @@ def _scan(paths: list[str]) -> dict[str, Any]:
         on_entity = path.startswith("entities/")
         broken = False
         for resolved in facts.resolved:
-            if on_entity:
+            record = resolved.partition("/")[0] in KEYED  # only links to record pages are looked up by the main process
+            if on_entity and record:
                 entity_links.add((page_dir, resolved))  # listed on the entity page, even if its link is broken
             if resolved not in files and (f"{resolved}/index.html" if resolved else "index.html") not in files:
                 broken = True
                 continue
-            linked.add(resolved)
+            if record:
+                linked.add(resolved)
         if broken:  # name the links as written: read the file again
             raw, text = _read(root, path)
             again, hrefs = _file_facts(path, raw, text, from_root, with_hrefs=True)
             findings += [("broken-link", path, href) for resolved, href in zip(again.resolved, hrefs)
                          if resolved not in files and (f"{resolved}/index.html" if resolved else "index.html") not in files]
     return {"findings": findings, "linked": linked, "entity_links": entity_links, "titles": titles, "anchors": anchors, "links": links,
-            "hashes": hashes, "fresh": fresh}
+            "keys": keys, "fresh": fresh, "unread": unread}
 
 
-def _download_keys(root: Path, kind: str) -> dict[str, dict[str, str]]:
-    """format → key → the file it is in, over every file of a kind's dataset
-    (``downloads/KIND/*.FORMAT``: one per year). Only the key columns are read."""
+def _download_file_keys(path: str, raw: bytes) -> tuple[str, ...]:
+    """The record keys in one download file (``downloads/KIND/YEAR.FORMAT``, KIND one of
+    ``DOWNLOADED``): the key field of a kind with pages, ``task_id/uscc`` of a result.
+    Only the key columns are read. Other files have none."""
+    parts = path.split("/")
+    fmt = path.rpartition(".")[2]
+    if len(parts) != 3 or parts[0] != "downloads" or parts[1] not in DOWNLOADED or fmt not in ("csv", "jsonl", "parquet"):
+        return ()
+    kind = parts[1]
     key_field = KEYED.get(kind)
     fields = [key_field] if key_field else ["task_id", "uscc"]
-    out: dict[str, dict[str, str]] = {fmt: {} for fmt in ("csv", "jsonl", "parquet")}
 
     def joined(values: list[Any]) -> str:
         return values[0] if key_field else f"{values[0]}/{values[1]}"
 
-    folder = root / "downloads" / kind
-    for path in sorted(folder.glob("*.jsonl")):
-        name = f"downloads/{kind}/{path.name}"
-        for line in path.read_bytes().splitlines():
-            if line:
-                rec = orjson.loads(line)
-                out["jsonl"][joined([rec.get(f) for f in fields])] = name
-    titles = schemas.titles(kind)
-    for path in sorted(folder.glob("*.csv")):
-        name = f"downloads/{kind}/{path.name}"
-        with open(path, encoding="utf-8-sig", newline="") as fh:
-            reader = csv.reader(fh)
-            header = next(reader, [])
-            columns = [header.index(titles[f]) if titles.get(f) in header else header.index(f) if f in header else None for f in fields]
-            for row in reader:
-                out["csv"][joined([row[c] if c is not None and c < len(row) else "" for c in columns])] = name
+    try:
+        return _keys_in(kind, fmt, raw, fields, joined)
+    except (ValueError, OSError, UnicodeDecodeError, AttributeError):  # unreadable: its records are reported missing from it
+        return ()
+
+
+def _keys_in(kind: str, fmt: str, raw: bytes, fields: list[str], joined: Callable[[list[Any]], str]) -> tuple[str, ...]:
+    if fmt == "jsonl":
+        return tuple(joined([rec.get(f) for f in fields]) for rec in (orjson.loads(line) for line in raw.splitlines() if line))
+    if fmt == "csv":
+        titles = schemas.titles(kind)
+        reader = csv.reader(io.StringIO(raw.decode("utf-8-sig"), newline=""))
+        header = next(reader, [])
+        columns = [header.index(titles[f]) if titles.get(f) in header else header.index(f) if f in header else None for f in fields]
+        return tuple(joined([row[c] if c is not None and c < len(row) else "" for c in columns]) for row in reader)
     import pyarrow.parquet as pq
 
-    for path in sorted(folder.glob("*.parquet")):
-        name = f"downloads/{kind}/{path.name}"
-        names = set(pq.read_schema(path).names)
-        table = pq.read_table(path, columns=[f for f in fields if f in names])
-        columns = [table.column(f).to_pylist() if f in names else [None] * table.num_rows for f in fields]
-        for values in zip(*columns):
-            out["parquet"][joined(list(values))] = name
-    return out
+    buffer = io.BytesIO(raw)
+    names = set(pq.read_schema(buffer).names)
+    table = pq.read_table(buffer, columns=[f for f in fields if f in names])
+    columns = [table.column(f).to_pylist() if f in names else [None] * table.num_rows for f in fields]
+    return tuple(joined(list(values)) for values in zip(*columns))
 
 
 def default_cache(site: Path) -> Path:
@@ -393,11 +422,13 @@ def default_cache(site: Path) -> Path:
 
 
 class _ScanCache:
-    """What the last scan learnt from each file (path → SHA-256 of its bytes, facts).
-    A file's facts are taken again only if its bytes hash the same; links are resolved
-    and withheld records looked for afresh every time. Tied to this module's code."""
+    """What the last scan learnt from each file: path → (stat key, SHA-256 of its bytes, facts).
+    A file whose inode, size and modification time are those kept (``_stat_key``) is not
+    read again; one whose bytes hash the same is not parsed again. Links are resolved, the
+    manifest compared and withheld records looked for afresh every time. Tied to this
+    module's code. ``--no-cache`` reads and hashes every file."""
 
-    VERSION = 1
+    VERSION = 2
 
     def __init__(self, folder: Path) -> None:
         from liushuang import __version__
@@ -405,7 +436,7 @@ class _ScanCache:
         self.path = folder / "files.pickle"
         self.salt = hashlib.sha256(f"{self.VERSION}:{__version__}".encode() + Path(__file__).read_bytes()).hexdigest()
 
-    def load(self) -> dict[str, tuple[str, _FileFacts]]:
+    def load(self) -> dict[str, tuple[Any, str, _FileFacts]]:
         try:
             with open(self.path, "rb") as fh:
                 if pickle.load(fh) != [self.VERSION, self.salt]:
@@ -413,14 +444,17 @@ class _ScanCache:
                 known = pickle.load(fh)
         except (OSError, EOFError, ValueError, TypeError, pickle.UnpicklingError, AttributeError, ImportError, IndexError):
             return {}
+        # Facts are kept as plain tuples, which unpickle in C (through _FileFacts.__new__ they took
+        # seconds for a city); the scan's workers make each a _FileFacts again as they use it.
         return known if isinstance(known, dict) else {}
 
-    def save(self, known: dict[str, tuple[str, _FileFacts]]) -> None:
+    def save(self, known: dict[str, tuple[Any, str, _FileFacts]]) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}")
         with open(tmp, "wb") as fh:
             pickle.dump([self.VERSION, self.salt], fh, protocol=pickle.HIGHEST_PROTOCOL)
-            pickle.dump(known, fh, protocol=pickle.HIGHEST_PROTOCOL)
+            pickle.dump({path: (stat_key, digest, tuple(facts)) for path, (stat_key, digest, facts) in known.items()}, fh,
+                        protocol=pickle.HIGHEST_PROTOCOL)
         os.replace(tmp, self.path)
 
 
@@ -428,7 +462,9 @@ def verify(site: str | Path, data: str | Path | RemotePath, policy: Policy, *, b
            echo: Callable[[str], None] | None = None, cache: Path | None = None) -> VerifyReport:
     """Check SITE against DATA (see the module's docstring). With ``cache`` (a folder,
     e.g. ``default_cache(site)``), input lines and output files whose bytes are those
-    of the last run are not parsed again; every check is still made on every record and file."""
+    of the last run are not parsed again, and files whose inode, size and modification
+    time are those of the last run not even read; every check is still made on every
+    record and file."""
     site, data = Path(site), location(data)
     say = echo or (lambda m: None)
     build_report = site / "build-report.json"
@@ -454,24 +490,36 @@ def verify(site: str | Path, data: str | Path | RemotePath, policy: Policy, *, b
     files_on_disk = manifest.site_files(site)
     report.checked["files"] = len(files_on_disk)
 
-    say(f"2/4 扫描 {len(files_on_disk)} 个文件（个人信息、链接、搜索索引、SHA-256）")
+    try:
+        listed = manifest.load(site)
+    except FileNotFoundError as e:
+        report.add("manifest-mismatch", manifest.NAME, str(e))
+        listed = {}
+
+    say(f"2/4 扫描 {len(files_on_disk)} 个文件（个人信息、链接、搜索索引，SHA-256 与 manifest.json 是否相符）")
     files = frozenset(files_on_disk)
     size = max(200, len(files_on_disk) // 64)
     chunks = [files_on_disk[i:i + size] for i in range(0, len(files_on_disk), size)]
     scan_cache = _ScanCache(cache / "scan") if cache is not None else None
     known = scan_cache.load() if scan_cache is not None else {}
-    parts = fork_map(_scan, chunks, (site, files, known), parallel=len(chunks) > 1, workers=workers)
+    started_ns = time.time_ns()
+    parts = fork_map(_scan, chunks, (site, files, known, listed, started_ns), parallel=len(chunks) > 1, workers=workers)
+    fresh_count = sum(len(p["fresh"]) for p in parts)
     if scan_cache is not None:
-        fresh = {p: known[p] for p in files_on_disk if p in known}
-        for part in parts:
-            fresh.update(part["fresh"])
-        scan_cache.save(fresh)
-        report.checked["files taken from the scan cache"] = len(files_on_disk) - sum(len(p["fresh"]) for p in parts)
+        if fresh_count or len(known) != len(files_on_disk):  # else the cache is already what it would be written as
+            entries = {p: known[p] for p in files_on_disk if p in known}
+            for part in parts:
+                entries.update(part["fresh"])
+            scan_cache.save(entries)
+        report.checked["files taken from the scan cache"] = len(files_on_disk) - sum(
+            1 for part in parts for path, entry in part["fresh"].items() if known.get(path, (None, None))[1] != entry[1])
+        report.checked["files not read again (same inode, size and time)"] = sum(p["unread"] for p in parts)
     del known
     linked: set[str] = set()
     entity_links: set[tuple[str, str]] = set()
     titles: dict[str, str] = {}
     anchors: set[str] = set()
+    file_keys: dict[str, tuple[str, ...]] = {}
     for part in parts:
         for check, path, detail in part["findings"]:
             report.add(check, path, detail)
@@ -479,29 +527,20 @@ def verify(site: str | Path, data: str | Path | RemotePath, policy: Policy, *, b
         entity_links |= part["entity_links"]
         titles.update(part["titles"])
         anchors |= part["anchors"]
+        file_keys.update(part["keys"])
     report.checked["internal links"] = sum(p["links"] for p in parts)
 
-    say("3/4 核对 manifest.json")
-    actual: dict[str, tuple[str, int]] = {}
-    for part in parts:
-        actual.update(part["hashes"])
-    try:
-        listed = manifest.load(site)
-    except FileNotFoundError as e:
-        report.add("manifest-mismatch", manifest.NAME, str(e))
-        listed = {}
-    for path in sorted(set(listed) | set(actual)):
-        if path not in actual:
-            report.add("manifest-mismatch", path, "清单中有，但文件不存在")
-        elif path not in listed:
-            report.add("manifest-mismatch", path, "文件存在，但不在清单中")
-        elif (listed[path]["sha256"], listed[path]["size"]) != actual[path]:
-            report.add("manifest-mismatch", path, "内容与清单中的 SHA-256 不符")
+    say("3/4 核对 manifest.json 列出的文件是否都在")
+    for path in sorted(set(listed) - files):
+        report.add("manifest-mismatch", path, "清单中有，但文件不存在")
 
     say("4/4 逐条核对应公开与不应公开的记录")
     import html as html_lib
 
-    downloads = {kind: _download_keys(site, kind) for kind in DOWNLOADED}
+    downloads: dict[str, dict[str, dict[str, str]]] = {kind: {fmt: {} for fmt in ("csv", "jsonl", "parquet")} for kind in DOWNLOADED}
+    for path in sorted(file_keys):  # format → key → the file it is in
+        _, kind, name = path.split("/")
+        downloads[kind][name.rpartition(".")[2]].update(dict.fromkeys(file_keys[path], path))
     feeds_text = "".join(_read(site, p)[1] for p in files_on_disk if p.startswith("feeds/"))
     for kind in KEYED:
         for key in sorted(exp.published[kind]):

@@ -79,6 +79,7 @@ def test_good_site_verifies(good_site: Path, clean_dir: Path, warm_cache: Path, 
     shutil.copytree(warm_cache, folder)
     again = verify.verify(good_site, clean_dir, load_policy(), cache=folder)
     assert again.checked.pop("files taken from the scan cache") == again.checked["files"]
+    again.checked.pop("files not read again (same inode, size and time)")
     assert again.as_json() == report.as_json()
 
 
@@ -152,6 +153,81 @@ def test_manifest_mismatch(broken: Path, clean_dir: Path):
     (broken / "extra.txt").write_text("x", encoding="utf-8")
     report = verify.verify(broken, clean_dir, load_policy())
     assert {(f.check, f.path) for f in report.findings} == {("manifest-mismatch", "robots.txt"), ("manifest-mismatch", "extra.txt")}
+
+
+def _aged(out: Path) -> Path:
+    """Every file of ``out`` as if written an hour ago: older than verify's racy window."""
+    hour_ago = time.time_ns() - 3600 * 10**9
+    for p in out.rglob("*"):
+        if p.is_file():
+            os.utime(p, ns=(hour_ago, hour_ago))
+    return out
+
+
+def _phone_in_place(page: Path, keep_time: bool) -> None:
+    """A mobile number written into ``page`` over text of the same byte length, in the same inode."""
+    st = page.stat()
+    raw = page.read_bytes()
+    assert "有限公司".encode() in raw
+    with open(page, "r+b") as fh:  # not a new file: the inode stays
+        fh.write(raw.replace("有限公司".encode(), b" 13912345678", 1))
+    assert page.stat().st_size == st.st_size and page.stat().st_ino == st.st_ino
+    if keep_time:
+        os.utime(page, ns=(st.st_atime_ns, st.st_mtime_ns))
+
+
+def _page_with_a_company(out: Path) -> Path:
+    return next(p for p in sorted((out / "penalties").glob("*/index.html")) if "有限公司".encode() in p.read_bytes())
+
+
+def test_unchanged_files_are_not_read_again(tmp_path: Path, good_site: Path, clean_dir: Path):
+    """With the cache, a file whose inode, size and modification time are those of the last run
+    is not read: a change that keeps all three goes unseen by the scan (as by rsync's quick
+    check), and is then caught by the manifest, which the build wrote from the new bytes;
+    --no-cache reads every file."""
+    out = tmp_path / "site"
+    shutil.copytree(good_site, out)
+    _aged(out)
+    cache = tmp_path / "cache"
+    first = verify.verify(out, clean_dir, load_policy(), cache=cache)
+    assert first.ok and first.checked["files not read again (same inode, size and time)"] == 0
+    again = verify.verify(out, clean_dir, load_policy(), cache=cache)
+    assert again.ok and again.checked["files not read again (same inode, size and time)"] == again.checked["files"]
+    _phone_in_place(_page_with_a_company(out), keep_time=True)
+    _remanifest(out)
+    cached = verify.verify(out, clean_dir, load_policy(), cache=cache)
+    assert {f.check for f in cached.findings} == {"manifest-mismatch"}
+    assert {f.check for f in verify.verify(out, clean_dir, load_policy()).findings} == {"personal-data"}
+
+
+def test_a_file_rewritten_in_place_is_read_again(tmp_path: Path, good_site: Path, clean_dir: Path):
+    out = tmp_path / "site"
+    shutil.copytree(good_site, out)
+    _aged(out)
+    cache = tmp_path / "cache"
+    assert verify.verify(out, clean_dir, load_policy(), cache=cache).ok
+    page = _page_with_a_company(out)
+    _phone_in_place(page, keep_time=False)  # its modification time is now
+    _remanifest(out)
+    report = verify.verify(out, clean_dir, load_policy(), cache=cache)
+    assert [(f.check, f.path) for f in report.findings] == [("personal-data", str(page.relative_to(out)))]
+    assert report.checked["files not read again (same inode, size and time)"] == report.checked["files"] - 1
+
+
+def test_a_file_written_just_before_the_scan_is_not_trusted_by_its_time(tmp_path: Path, good_site: Path, clean_dir: Path):
+    """Racy files: one written less than RACY_NS before a scan may be written again in the same
+    clock tick with the same size, so the next scan reads it whatever its stat says."""
+    out = tmp_path / "site"
+    shutil.copytree(good_site, out)
+    _aged(out)
+    page = _page_with_a_company(out)
+    os.utime(page)  # written now: within the window of the scan below
+    cache = tmp_path / "cache"
+    assert verify.verify(out, clean_dir, load_policy(), cache=cache).ok
+    _phone_in_place(page, keep_time=True)  # same inode, size and time as that scan saw
+    _remanifest(out)
+    report = verify.verify(out, clean_dir, load_policy(), cache=cache)
+    assert [(f.check, f.path) for f in report.findings] == [("personal-data", str(page.relative_to(out)))]
 
 
 def test_record_missing_from_downloads(broken: Path, clean_dir: Path):
