@@ -116,6 +116,24 @@ def test_unmasked_id_in_a_download(broken: Path, clean_dir: Path):
     assert {(f.check, f.path) for f in report.findings} == {("personal-data", f"downloads/penalties/{path.name}")}
 
 
+@pytest.mark.parametrize("kind, column", [("penalties", "violation_facts"), ("inspection_results", "inspectors")])
+def test_unmasked_id_in_a_parquet_download(broken: Path, clean_dir: Path, kind: str, column: str):
+    """Parquet is read as its values, plain and inside lists: an ID number in either is found."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    path = sorted((broken / "downloads" / kind).glob("*.parquet"))[-1]
+    table = pq.read_table(path)
+    values = table.column(column).to_pylist()
+    leaked = "11010519491231002X"
+    values[0] = [*values[0], leaked] if isinstance(values[0], list) else f"{values[0]}当事人身份证号码{leaked}。"
+    table = table.set_column(table.column_names.index(column), column, pa.array(values, table.schema.field(column).type))
+    pq.write_table(table, path)
+    _remanifest(broken)
+    report = verify.verify(broken, clean_dir, load_policy())
+    assert [(f.check, f.path) for f in report.findings] == [("personal-data", f"downloads/{kind}/{path.name}")]
+
+
 def test_phone_number_in_the_search_index(broken: Path, clean_dir: Path):
     fragment = next((broken / "pagefind").rglob("*.pf_fragment"))
     raw = gzip.decompress(fragment.read_bytes()).replace("有限公司".encode(), "有限公司 13912345678".encode(), 1)
