@@ -492,8 +492,13 @@ def verify(site: str | Path, data: str | Path | RemotePath, policy: Policy, *, b
 
     try:
         listed = manifest.load(site)
+        if not isinstance(listed, dict) or not all(isinstance(entry, dict) for entry in listed.values()):
+            raise ValueError("files 不是路径到 {sha256, size} 的映射")
     except FileNotFoundError as e:
         report.add("manifest-mismatch", manifest.NAME, str(e))
+        listed = {}
+    except (ValueError, KeyError, TypeError) as e:  # not JSON, or not a manifest: every file is then unlisted
+        report.add("manifest-mismatch", manifest.NAME, f"无法读取：{e}")
         listed = {}
 
     say(f"2/4 扫描 {len(files_on_disk)} 个文件（个人信息、链接、搜索索引，SHA-256 与 manifest.json 是否相符）")

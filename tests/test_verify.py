@@ -248,6 +248,15 @@ def test_a_file_written_just_before_the_scan_is_not_trusted_by_its_time(tmp_path
     assert [(f.check, f.path) for f in report.findings] == [("personal-data", str(page.relative_to(out)))]
 
 
+@pytest.mark.parametrize("text", [b'{"version": 1, "files": {"index.html": {"sha', b'{"version": 1}', b'{"files": ["index.html"]}'])
+def test_unreadable_manifest(broken: Path, clean_dir: Path, text: bytes):
+    (broken / manifest.NAME).write_bytes(text)
+    report = verify.verify(broken, clean_dir, load_policy())
+    assert not report.ok and {f.check for f in report.findings} == {"manifest-mismatch"}
+    assert any(f.path == manifest.NAME and "无法读取" in f.detail for f in report.findings)
+    assert sum(f.detail == "文件存在，但不在清单中" for f in report.findings) == report.checked["files"]
+
+
 def test_record_missing_from_downloads(broken: Path, clean_dir: Path):
     path = sorted((broken / "downloads" / "licenses").glob("*.jsonl"))[-1]
     lines = path.read_bytes().splitlines()
