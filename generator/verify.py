@@ -345,7 +345,7 @@ def _scan(paths: list[str]) -> dict[str, Any]:
         entry = listed.get(path)
         if entry is None:
             findings.append(("manifest-mismatch", path, "文件存在，但不在清单中"))
-        elif (entry.get("sha256"), entry.get("size")) != (digest, size):
+        elif entry != (digest, size):
             findings.append(("manifest-mismatch", path, "内容与清单中的 SHA-256 不符"))
         findings += [(check, path, detail) for check, detail in facts.findings]
         anchors.update(facts.anchors)
@@ -500,6 +500,9 @@ def verify(site: str | Path, data: str | Path | RemotePath, policy: Policy, *, b
     except (ValueError, KeyError, TypeError) as e:  # not JSON, or not a manifest: every file is then unlisted
         report.add("manifest-mismatch", manifest.NAME, f"无法读取：{e}")
         listed = {}
+    # (SHA-256, size) tuples, not the manifest's dicts: the scan's workers share them with this
+    # process, and each they read is copied into the worker (reference counts); a third the memory.
+    listed = {path: (entry.get("sha256"), entry.get("size")) for path, entry in listed.items()}
 
     say(f"2/4 扫描 {len(files_on_disk)} 个文件（个人信息、链接、搜索索引，SHA-256 与 manifest.json 是否相符）")
     files = frozenset(files_on_disk)
