@@ -63,7 +63,7 @@ from pathlib import Path
 from liushuang.policy import load_policy
 from liushuang.generator.verify import default_cache, verify
 t0 = time.perf_counter()
-cache = default_cache(Path(sys.argv[1])) if sys.argv[3] == "cache" else None
+cache = default_cache(Path(sys.argv[1])) if sys.argv[3] == "cache" else None if sys.argv[3] == "none" else Path(sys.argv[3])
 r = verify(Path(sys.argv[1]), Path(sys.argv[2]), load_policy(), echo=lambda m: print(m, file=sys.stderr, flush=True), cache=cache)
 print(json.dumps({"ok": r.ok, "findings": len(r.findings), "checked": r.checked, "total_s": time.perf_counter() - t0}))
 """
@@ -115,6 +115,9 @@ def main() -> None:
                          "worst case for the search shards) or recent (the last twelve months')")
     ap.add_argument("--work", type=Path, default=Path(tempfile.gettempdir()) / "liushuang-bench")
     ap.add_argument("--verify-only", action="store_true", help="Only run verify on the site site_bench.py --keep left.")
+    ap.add_argument("--verify-cache", type=Path,
+                    help="With --verify-only: verify's cache folder (default: none). Run twice for the steady state; give each "
+                         "version of liushuang its own folder")
     ap.add_argument("--no-verify", action="store_true",
                     help="Rebuild only, without verify after each night (to compare the rebuilds of two versions of liushuang: "
                          "run this script with each one's Python)")
@@ -124,8 +127,9 @@ def main() -> None:
     if not (built / "manifest.json").exists():
         raise SystemExit(f"{built} is missing: run python bench/site_bench.py --keep first")
     if args.verify_only:
-        v, vpeak = run_sampled(VERIFY, str(built), str(data), "none")
-        print(f"\n## verify on the built city site\n\n{v['total_s']:.1f} s, peak {vpeak / 2**30:.2f} GiB, "
+        v, vpeak = run_sampled(VERIFY, str(built), str(data), str(args.verify_cache) if args.verify_cache else "none")
+        print(f"\n## verify on the built city site{' with the cache in ' + str(args.verify_cache) if args.verify_cache else ''}"
+              f"\n\n{v['total_s']:.1f} s, peak {vpeak / 2**30:.2f} GiB, "
               f"{'consistent' if v['ok'] else str(v['findings']) + ' findings'}; checked: "
               + ", ".join(f"{k} {n:,}" for k, n in v["checked"].items()))
         return
