@@ -436,7 +436,7 @@ class _ScanCache:
         self.path = folder / "files.pickle"
         self.salt = hashlib.sha256(f"{self.VERSION}:{__version__}".encode() + Path(__file__).read_bytes()).hexdigest()
 
-    def load(self) -> dict[str, tuple[Any, str, _FileFacts]]:
+    def load(self) -> dict[str, tuple[Any, str, tuple[Any, ...]]]:
         try:
             with open(self.path, "rb") as fh:
                 if pickle.load(fh) != [self.VERSION, self.salt]:
