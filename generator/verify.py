@@ -263,7 +263,10 @@ def _file_facts(path: str, raw: bytes, text: str, from_root: dict[str, str], wit
             return _FileFacts((*findings, ("manifest-mismatch", "搜索索引片段无法解析")), (), None, (), 0), []
         return _FileFacts(tuple(findings), tuple(a["id"] for a in frag.get("anchors", []) if a.get("id")), None, (), 0), []
     if not path.endswith(".html"):
-        return _FileFacts(tuple(findings), (), None, (), 0, _download_file_keys(path, raw)), []
+        keys, unreadable = _download_file_keys(path, raw)
+        if unreadable:
+            findings.append(("missing-in-downloads", unreadable))
+        return _FileFacts(tuple(findings), (), None, (), 0, keys), []
     page_dir = posixpath.dirname(path)
     up = "../" * (page_dir.count("/") + 1) if page_dir else ""
     parts = path.split("/")
@@ -377,14 +380,15 @@ def _scan(paths: list[str]) -> dict[str, Any]:
             "keys": keys, "fresh": fresh, "unread": unread}
 
 
-def _download_file_keys(path: str, raw: bytes) -> tuple[str, ...]:
+def _download_file_keys(path: str, raw: bytes) -> tuple[tuple[str, ...], str | None]:
     """The record keys in one download file (``downloads/KIND/YEAR.FORMAT``, KIND one of
     ``DOWNLOADED``): the key field of a kind with pages, ``task_id/uscc`` of a result.
-    Only the key columns are read. Other files have none."""
+    Only the key columns are read. Other files have none. The second value says why
+    the file could not be read (its records are then also reported missing from it)."""
     parts = path.split("/")
     fmt = path.rpartition(".")[2]
     if len(parts) != 3 or parts[0] != "downloads" or parts[1] not in DOWNLOADED or fmt not in ("csv", "jsonl", "parquet"):
-        return ()
+        return (), None
     kind = parts[1]
     key_field = KEYED.get(kind)
     fields = [key_field] if key_field else ["task_id", "uscc"]
@@ -393,27 +397,23 @@ def _download_file_keys(path: str, raw: bytes) -> tuple[str, ...]:
         return values[0] if key_field else f"{values[0]}/{values[1]}"
 
     try:
-        return _keys_in(kind, fmt, raw, fields, joined)
-    except (ValueError, OSError, UnicodeDecodeError, AttributeError):  # unreadable: its records are reported missing from it
-        return ()
+        if fmt == "jsonl":
+            return tuple(joined([rec.get(f) for f in fields]) for rec in (orjson.loads(line) for line in raw.splitlines() if line)), None
+        if fmt == "csv":
+            titles = schemas.titles(kind)
+            reader = csv.reader(io.StringIO(raw.decode("utf-8-sig"), newline=""))
+            header = next(reader, [])
+            columns = [header.index(titles[f]) if titles.get(f) in header else header.index(f) if f in header else None for f in fields]
+            return tuple(joined([row[c] if c is not None and c < len(row) else "" for c in columns]) for row in reader), None
+        import pyarrow.parquet as pq
 
-
-def _keys_in(kind: str, fmt: str, raw: bytes, fields: list[str], joined: Callable[[list[Any]], str]) -> tuple[str, ...]:
-    if fmt == "jsonl":
-        return tuple(joined([rec.get(f) for f in fields]) for rec in (orjson.loads(line) for line in raw.splitlines() if line))
-    if fmt == "csv":
-        titles = schemas.titles(kind)
-        reader = csv.reader(io.StringIO(raw.decode("utf-8-sig"), newline=""))
-        header = next(reader, [])
-        columns = [header.index(titles[f]) if titles.get(f) in header else header.index(f) if f in header else None for f in fields]
-        return tuple(joined([row[c] if c is not None and c < len(row) else "" for c in columns]) for row in reader)
-    import pyarrow.parquet as pq
-
-    buffer = io.BytesIO(raw)
-    names = set(pq.read_schema(buffer).names)
-    table = pq.read_table(buffer, columns=[f for f in fields if f in names])
-    columns = [table.column(f).to_pylist() if f in names else [None] * table.num_rows for f in fields]
-    return tuple(joined(list(values)) for values in zip(*columns))
+        buffer = io.BytesIO(raw)
+        names = set(pq.read_schema(buffer).names)
+        table = pq.read_table(buffer, columns=[f for f in fields if f in names])
+        columns = [table.column(f).to_pylist() if f in names else [None] * table.num_rows for f in fields]
+        return tuple(joined(list(values)) for values in zip(*columns)), None
+    except (ValueError, OSError, UnicodeDecodeError, AttributeError) as e:
+        return (), f"下载文件无法读取：{e}"
 
 
 def default_cache(site: Path) -> Path:

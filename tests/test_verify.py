@@ -257,6 +257,16 @@ def test_unreadable_manifest(broken: Path, clean_dir: Path, text: bytes):
     assert sum(f.detail == "文件存在，但不在清单中" for f in report.findings) == report.checked["files"]
 
 
+def test_unreadable_download(broken: Path, clean_dir: Path):
+    path = sorted((broken / "downloads" / "licenses").glob("*.jsonl"))[-1]
+    path.write_bytes(path.read_bytes()[:-40])  # cut short inside its last record
+    _remanifest(broken)
+    report = verify.verify(broken, clean_dir, load_policy())
+    name = f"downloads/licenses/{path.name}"
+    assert [f.detail for f in report.findings if f.path == name][0].startswith("下载文件无法读取")
+    assert {f.check for f in report.findings} == {"missing-in-downloads"}
+
+
 def test_record_missing_from_downloads(broken: Path, clean_dir: Path):
     path = sorted((broken / "downloads" / "licenses").glob("*.jsonl"))[-1]
     lines = path.read_bytes().splitlines()
